@@ -1,0 +1,479 @@
+//! Keras-style callbacks: hooks a trainer calls during training.
+//!
+//! A callback writes only the hooks it needs; every hook has a no-op default. What a
+//! Keras callback reaches through `self.model` (the weights, the validation predictions,
+//! a batch of inputs) comes here as plain data in an [`EpochView`], so `knob-core` never
+//! sees a tensor library.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+
+use crate::error::BoxError;
+use crate::params::Params;
+
+/// Whether training should go on after a hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Control {
+    /// Keep training.
+    #[default]
+    Continue,
+    /// Stop training after this epoch (early stopping, a pruned trial, a NaN loss).
+    Stop,
+}
+
+/// Metrics of one batch or epoch by name: `loss`, `accuracy`, `val_loss`, `val_accuracy`, `lr`.
+pub type Logs = BTreeMap<String, f64>;
+
+/// The trial a training run belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialInfo {
+    /// Its number in the study (0 for a standalone run).
+    pub number: u64,
+    /// Its hyperparameters.
+    pub params: Params,
+}
+
+/// One named weight tensor of the model, copied to the host.
+#[derive(Debug, Clone, Copy)]
+pub struct Weights<'a> {
+    /// A name such as `dense_0/kernel`.
+    pub name: &'a str,
+    /// The tensor's shape.
+    pub shape: &'a [usize],
+    /// Its values, row-major.
+    pub values: &'a [f32],
+}
+
+/// Lends a model's weights to callbacks. The copy to the host happens only when a
+/// callback asks, so epochs without a histogram cost nothing.
+pub trait WeightSource {
+    /// Calls `visit` once per weight tensor.
+    fn for_each_weight(&self, visit: &mut dyn FnMut(Weights<'_>));
+}
+
+/// Validation predictions with their true labels, for a confusion matrix.
+#[derive(Debug, Clone, Copy)]
+pub struct Predictions<'a> {
+    /// The predicted class of each validation example.
+    pub predicted: &'a [usize],
+    /// The true class of each validation example.
+    pub actual: &'a [usize],
+    /// Class names, indexed by class; the number of classes is their count.
+    pub class_names: &'a [String],
+}
+
+/// A batch of input images, pixel values in `[0, 1]`, laid out `[n, height, width, channels]`.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageBatch<'a> {
+    /// Image height in pixels.
+    pub height: usize,
+    /// Image width in pixels.
+    pub width: usize,
+    /// 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// The pixels of every image, one after another.
+    pub pixels: &'a [f32],
+}
+
+impl ImageBatch<'_> {
+    /// How many images the batch holds.
+    pub fn len(&self) -> usize {
+        let per = self.height * self.width * self.channels;
+        if per == 0 {
+            0
+        } else {
+            self.pixels.len() / per
+        }
+    }
+
+    /// Whether the batch holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What a callback may look at (and the learning rate it may change) during an epoch.
+///
+/// Trainers fill in what they have; a callback that needs something missing should do
+/// nothing rather than fail.
+pub struct EpochView<'a> {
+    /// The trial being trained.
+    pub trial: &'a TrialInfo,
+    /// The model's named weights.
+    pub weights: Option<&'a dyn WeightSource>,
+    /// Validation predictions with true labels.
+    pub predictions: Option<Predictions<'a>>,
+    /// A few training inputs.
+    pub images: Option<ImageBatch<'a>>,
+    learning_rate: Cell<Option<f64>>,
+}
+
+impl<'a> EpochView<'a> {
+    /// A view of `trial` with nothing else in it.
+    pub fn new(trial: &'a TrialInfo) -> Self {
+        Self {
+            trial,
+            weights: None,
+            predictions: None,
+            images: None,
+            learning_rate: Cell::new(None),
+        }
+    }
+
+    /// Lends the model's weights.
+    pub fn with_weights(mut self, weights: &'a dyn WeightSource) -> Self {
+        self.weights = Some(weights);
+        self
+    }
+
+    /// Lends validation predictions.
+    pub fn with_predictions(mut self, predictions: Predictions<'a>) -> Self {
+        self.predictions = Some(predictions);
+        self
+    }
+
+    /// Lends a batch of inputs.
+    pub fn with_images(mut self, images: ImageBatch<'a>) -> Self {
+        self.images = Some(images);
+        self
+    }
+
+    /// Tells callbacks the learning rate in use; trainers that honour schedules set it.
+    pub fn with_learning_rate(self, lr: f64) -> Self {
+        self.learning_rate.set(Some(lr));
+        self
+    }
+
+    /// The current learning rate, when the trainer has one.
+    pub fn learning_rate(&self) -> Option<f64> {
+        self.learning_rate.get()
+    }
+
+    /// Asks the trainer to use `lr` from now on (a scheduler, ReduceLROnPlateau).
+    pub fn set_learning_rate(&self, lr: f64) {
+        self.learning_rate.set(Some(lr));
+    }
+}
+
+/// Hooks into training, after Keras. Every hook defaults to doing nothing.
+///
+/// ```
+/// use knob_core::{BoxError, Callback, Control, EpochView, Logs};
+///
+/// /// Stops once validation accuracy passes a target.
+/// struct StopAt(f64);
+/// impl Callback for StopAt {
+///     fn on_epoch_end(&mut self, _: usize, logs: &Logs, _: &EpochView<'_>) -> Result<Control, BoxError> {
+///         let done = logs.get("val_accuracy").is_some_and(|&a| a >= self.0);
+///         Ok(if done { Control::Stop } else { Control::Continue })
+///     }
+/// }
+/// ```
+pub trait Callback: Send {
+    /// Before the first epoch.
+    fn on_train_begin(&mut self, _trial: &TrialInfo) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Before each epoch (from 0). A scheduler sets the learning rate here.
+    fn on_epoch_begin(&mut self, _epoch: usize, _view: &EpochView<'_>) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// After each training batch, with that batch's metrics.
+    fn on_batch_end(&mut self, _batch: usize, _logs: &Logs) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// After each epoch, with the epoch's metrics; [`Control::Stop`] ends training.
+    fn on_epoch_end(
+        &mut self,
+        _epoch: usize,
+        _logs: &Logs,
+        _view: &EpochView<'_>,
+    ) -> Result<Control, BoxError> {
+        Ok(Control::Continue)
+    }
+
+    /// After the last epoch, with the last epoch's metrics.
+    fn on_train_end(&mut self, _logs: &Logs) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// A name for error messages.
+    fn name(&self) -> &str {
+        crate::sampler::short_type_name(std::any::type_name::<Self>())
+    }
+}
+
+/// Callbacks called in order; itself a callback.
+///
+/// Every callback sees every hook even when an earlier one asked to stop, as in Keras.
+/// An error names the callback and the hook it came from.
+#[derive(Default)]
+pub struct CallbackList {
+    callbacks: Vec<Box<dyn Callback>>,
+}
+
+impl CallbackList {
+    /// No callbacks.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a callback.
+    pub fn push(&mut self, callback: impl Callback + 'static) {
+        self.callbacks.push(Box::new(callback));
+    }
+
+    /// Appends a callback, builder style.
+    pub fn with(mut self, callback: impl Callback + 'static) -> Self {
+        self.push(callback);
+        self
+    }
+
+    /// How many callbacks the list holds.
+    pub fn len(&self) -> usize {
+        self.callbacks.len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.callbacks.is_empty()
+    }
+
+    fn each(
+        &mut self,
+        hook: &str,
+        mut call: impl FnMut(&mut dyn Callback) -> Result<Control, BoxError>,
+    ) -> Result<Control, BoxError> {
+        let mut control = Control::Continue;
+        for cb in &mut self.callbacks {
+            match call(cb.as_mut()) {
+                Ok(Control::Stop) => control = Control::Stop,
+                Ok(Control::Continue) => {}
+                Err(e) => return Err(format!("callback {} failed in {hook}: {e}", cb.name()).into()),
+            }
+        }
+        Ok(control)
+    }
+}
+
+impl From<Vec<Box<dyn Callback>>> for CallbackList {
+    fn from(callbacks: Vec<Box<dyn Callback>>) -> Self {
+        Self { callbacks }
+    }
+}
+
+impl Callback for CallbackList {
+    fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
+        self.each("on_train_begin", |cb| cb.on_train_begin(trial).map(|_| Control::Continue))
+            .map(drop)
+    }
+
+    fn on_epoch_begin(&mut self, epoch: usize, view: &EpochView<'_>) -> Result<(), BoxError> {
+        self.each("on_epoch_begin", |cb| cb.on_epoch_begin(epoch, view).map(|_| Control::Continue))
+            .map(drop)
+    }
+
+    fn on_batch_end(&mut self, batch: usize, logs: &Logs) -> Result<(), BoxError> {
+        self.each("on_batch_end", |cb| cb.on_batch_end(batch, logs).map(|_| Control::Continue))
+            .map(drop)
+    }
+
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        view: &EpochView<'_>,
+    ) -> Result<Control, BoxError> {
+        self.each("on_epoch_end", |cb| cb.on_epoch_end(epoch, logs, view))
+    }
+
+    fn on_train_end(&mut self, logs: &Logs) -> Result<(), BoxError> {
+        self.each("on_train_end", |cb| cb.on_train_end(logs).map(|_| Control::Continue))
+            .map(drop)
+    }
+
+    fn name(&self) -> &str {
+        "CallbackList"
+    }
+}
+
+type EpochEndFn = dyn FnMut(usize, &Logs, &EpochView<'_>) -> Result<Control, BoxError> + Send;
+type EpochBeginFn = dyn FnMut(usize, &EpochView<'_>) -> Result<(), BoxError> + Send;
+type BatchEndFn = dyn FnMut(usize, &Logs) -> Result<(), BoxError> + Send;
+type TrainBeginFn = dyn FnMut(&TrialInfo) -> Result<(), BoxError> + Send;
+type TrainEndFn = dyn FnMut(&Logs) -> Result<(), BoxError> + Send;
+
+/// A callback made of closures, for one-off hooks in user code.
+///
+/// ```
+/// use knob_core::{Callback, CallbackList, Control, LambdaCallback};
+/// let printer = LambdaCallback::new().epoch_end(|epoch, logs, _| {
+///     println!("epoch {epoch}: {logs:?}");
+///     Ok(Control::Continue)
+/// });
+/// let callbacks = CallbackList::new().with(printer);
+/// assert_eq!(callbacks.len(), 1);
+/// ```
+#[derive(Default)]
+pub struct LambdaCallback {
+    train_begin: Option<Box<TrainBeginFn>>,
+    epoch_begin: Option<Box<EpochBeginFn>>,
+    batch_end: Option<Box<BatchEndFn>>,
+    epoch_end: Option<Box<EpochEndFn>>,
+    train_end: Option<Box<TrainEndFn>>,
+}
+
+impl LambdaCallback {
+    /// A callback with no hooks yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `f` before training.
+    pub fn train_begin(
+        mut self,
+        f: impl FnMut(&TrialInfo) -> Result<(), BoxError> + Send + 'static,
+    ) -> Self {
+        self.train_begin = Some(Box::new(f));
+        self
+    }
+
+    /// Runs `f` before each epoch.
+    pub fn epoch_begin(
+        mut self,
+        f: impl FnMut(usize, &EpochView<'_>) -> Result<(), BoxError> + Send + 'static,
+    ) -> Self {
+        self.epoch_begin = Some(Box::new(f));
+        self
+    }
+
+    /// Runs `f` after each batch.
+    pub fn batch_end(
+        mut self,
+        f: impl FnMut(usize, &Logs) -> Result<(), BoxError> + Send + 'static,
+    ) -> Self {
+        self.batch_end = Some(Box::new(f));
+        self
+    }
+
+    /// Runs `f` after each epoch; its [`Control`] counts.
+    pub fn epoch_end(
+        mut self,
+        f: impl FnMut(usize, &Logs, &EpochView<'_>) -> Result<Control, BoxError> + Send + 'static,
+    ) -> Self {
+        self.epoch_end = Some(Box::new(f));
+        self
+    }
+
+    /// Runs `f` after training.
+    pub fn train_end(
+        mut self,
+        f: impl FnMut(&Logs) -> Result<(), BoxError> + Send + 'static,
+    ) -> Self {
+        self.train_end = Some(Box::new(f));
+        self
+    }
+}
+
+impl Callback for LambdaCallback {
+    fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
+        self.train_begin.as_mut().map_or(Ok(()), |f| f(trial))
+    }
+
+    fn on_epoch_begin(&mut self, epoch: usize, view: &EpochView<'_>) -> Result<(), BoxError> {
+        self.epoch_begin.as_mut().map_or(Ok(()), |f| f(epoch, view))
+    }
+
+    fn on_batch_end(&mut self, batch: usize, logs: &Logs) -> Result<(), BoxError> {
+        self.batch_end.as_mut().map_or(Ok(()), |f| f(batch, logs))
+    }
+
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        view: &EpochView<'_>,
+    ) -> Result<Control, BoxError> {
+        self.epoch_end
+            .as_mut()
+            .map_or(Ok(Control::Continue), |f| f(epoch, logs, view))
+    }
+
+    fn on_train_end(&mut self, logs: &Logs) -> Result<(), BoxError> {
+        self.train_end.as_mut().map_or(Ok(()), |f| f(logs))
+    }
+
+    fn name(&self) -> &str {
+        "LambdaCallback"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    fn info() -> TrialInfo {
+        TrialInfo {
+            number: 3,
+            params: Params::new(),
+        }
+    }
+
+    #[test]
+    fn every_callback_sees_the_epoch_and_one_stop_stops_the_list() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (a, b) = (seen.clone(), seen.clone());
+        let mut list = CallbackList::new()
+            .with(LambdaCallback::new().epoch_end(move |e, _, _| {
+                a.lock().unwrap().push(("stopper", e));
+                Ok(Control::Stop)
+            }))
+            .with(LambdaCallback::new().epoch_end(move |e, _, _| {
+                b.lock().unwrap().push(("watcher", e));
+                Ok(Control::Continue)
+            }));
+        let trial = info();
+        let view = EpochView::new(&trial);
+        let control = list.on_epoch_end(2, &Logs::new(), &view).unwrap();
+        assert_eq!(control, Control::Stop);
+        assert_eq!(*seen.lock().unwrap(), [("stopper", 2), ("watcher", 2)]);
+    }
+
+    #[test]
+    fn errors_name_the_callback_and_hook() {
+        struct Broken;
+        impl Callback for Broken {
+            fn on_train_end(&mut self, _: &Logs) -> Result<(), BoxError> {
+                Err("disk full".into())
+            }
+        }
+        let mut list = CallbackList::new().with(Broken);
+        let e = list.on_train_end(&Logs::new()).unwrap_err().to_string();
+        assert_eq!(e, "callback Broken failed in on_train_end: disk full");
+    }
+
+    #[test]
+    fn a_callback_can_change_the_learning_rate() {
+        let mut halve = LambdaCallback::new().epoch_end(|_, _, view| {
+            if let Some(lr) = view.learning_rate() {
+                view.set_learning_rate(lr / 2.0);
+            }
+            Ok(Control::Continue)
+        });
+        let trial = info();
+        let view = EpochView::new(&trial).with_learning_rate(0.1);
+        halve.on_epoch_end(0, &Logs::new(), &view).unwrap();
+        assert_eq!(view.learning_rate(), Some(0.05));
+    }
+
+    #[test]
+    fn image_batches_count_their_images() {
+        let pixels = vec![0.0; 2 * 8 * 8];
+        let batch = ImageBatch { height: 8, width: 8, channels: 1, pixels: &pixels };
+        assert_eq!(batch.len(), 2);
+    }
+}

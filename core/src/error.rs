@@ -1,0 +1,201 @@
+//! The errors of knob's own code.
+//!
+//! User code (trainers, callbacks) returns [`BoxError`] so that `?` works on any error
+//! inside it; knob's own failures are the typed [`Error`], and every variant names the
+//! thing at fault: the parameter, the journal file and line, the trial.
+
+use std::path::PathBuf;
+
+/// Any error from user code: trainers, callbacks, factories.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result with knob's [`Error`] by default.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A search space that cannot be built, with the parameter at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpaceError {
+    /// Two parameters share a name.
+    #[error("parameter `{name}` is declared twice")]
+    DuplicateName {
+        /// The repeated name.
+        name: String,
+    },
+    /// A parameter has an empty name.
+    #[error("a parameter has an empty name")]
+    EmptyName,
+    /// `low` is not strictly below `high`.
+    #[error("parameter `{name}`: low ({low}) must be below high ({high})")]
+    EmptyRange {
+        /// The parameter.
+        name: String,
+        /// Its lower bound.
+        low: f64,
+        /// Its upper bound.
+        high: f64,
+    },
+    /// A bound is NaN or infinite.
+    #[error("parameter `{name}`: bounds must be finite, got low {low} and high {high}")]
+    NonFiniteBound {
+        /// The parameter.
+        name: String,
+        /// Its lower bound.
+        low: f64,
+        /// Its upper bound.
+        high: f64,
+    },
+    /// A log-scaled parameter has a bound at or below zero.
+    #[error("parameter `{name}`: a log scale needs bounds above 0, got low {low}")]
+    NonPositiveLogBound {
+        /// The parameter.
+        name: String,
+        /// Its lower bound.
+        low: f64,
+    },
+    /// A `LogOneMinus` parameter has a bound outside the open interval (0, 1).
+    #[error("parameter `{name}`: the log-one-minus scale needs 0 < low < high < 1, got [{low}, {high}]")]
+    LogOneMinusBound {
+        /// The parameter.
+        name: String,
+        /// Its lower bound.
+        low: f64,
+        /// Its upper bound.
+        high: f64,
+    },
+    /// A scale that this domain does not support (LogOneMinus on integers).
+    #[error("parameter `{name}`: integers support the linear and log scales, not {scale}")]
+    UnsupportedScale {
+        /// The parameter.
+        name: String,
+        /// The scale asked for.
+        scale: String,
+    },
+    /// A categorical parameter without choices.
+    #[error("parameter `{name}`: a categorical parameter needs at least one choice")]
+    NoChoices {
+        /// The parameter.
+        name: String,
+    },
+    /// A categorical parameter lists one choice twice.
+    #[error("parameter `{name}`: choice {choice} is listed twice")]
+    DuplicateChoice {
+        /// The parameter.
+        name: String,
+        /// The repeated choice.
+        choice: String,
+    },
+    /// A search space file that does not parse.
+    #[error("search space file {path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Everything that can go wrong inside knob.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An invalid search space.
+    #[error(transparent)]
+    Space(#[from] SpaceError),
+    /// A parameter that `Params` does not hold.
+    #[error("no parameter named `{name}`")]
+    MissingParam {
+        /// The name asked for.
+        name: String,
+    },
+    /// A parameter read as the wrong type.
+    #[error("parameter `{name}` is {found}, not {expected}")]
+    ParamType {
+        /// The parameter.
+        name: String,
+        /// The type asked for.
+        expected: &'static str,
+        /// The value it holds.
+        found: String,
+    },
+    /// A value outside its parameter's domain.
+    #[error("parameter `{name}`: {value} is outside its domain {domain}")]
+    OutOfDomain {
+        /// The parameter.
+        name: String,
+        /// The offending value.
+        value: String,
+        /// The domain, described.
+        domain: String,
+    },
+    /// A point of the unit cube with the wrong length or a non-finite coordinate.
+    #[error("invalid unit point: {0}")]
+    InvalidPoint(String),
+    /// A sampler failed.
+    #[error("sampler `{sampler}`: {message}")]
+    Sampler {
+        /// The sampler's name.
+        sampler: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Reading or writing a storage file failed.
+    #[error("storage {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A journal line in the middle of the file that is not a valid event.
+    #[error("journal {path}, line {line}: {message}")]
+    CorruptJournal {
+        /// The journal file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A journal written for another search space or direction.
+    #[error("journal {path} belongs to a different study: {message}")]
+    StudyMismatch {
+        /// The journal file.
+        path: PathBuf,
+        /// What differs.
+        message: String,
+    },
+    /// A trial number that the study does not know.
+    #[error("trial {0} does not exist")]
+    UnknownTrial(u64),
+    /// `tell` or `report` on a trial that has already finished.
+    #[error("trial {number} is {state}, not running")]
+    TrialNotRunning {
+        /// The trial.
+        number: u64,
+        /// Its state.
+        state: String,
+    },
+    /// An intermediate value that is NaN or infinite.
+    #[error("trial {number}: intermediate value at step {step} is {value}, not finite")]
+    NonFiniteReport {
+        /// The trial.
+        number: u64,
+        /// The step.
+        step: u64,
+        /// The value.
+        value: f64,
+    },
+    /// A study built without something it needs.
+    #[error("study: {0}")]
+    Config(String),
+    /// A worker's trainer factory failed.
+    #[error("worker {worker}: could not build its trainer: {message}")]
+    TrainerFactory {
+        /// The worker index.
+        worker: usize,
+        /// The factory's error.
+        message: String,
+    },
+}

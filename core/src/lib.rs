@@ -1,0 +1,63 @@
+//! # knob-core
+//!
+//! The heart of knob: search spaces and their map to the unit cube, params, trials,
+//! the [`Study`] with its crash-safe journal, and the plug-in traits [`Sampler`],
+//! [`Pruner`], [`Trainer`], [`Callback`] and [`Storage`].
+//!
+//! Samplers live in `knob-samplers`, callbacks in `knob-callbacks`, dfdx trainers in
+//! `knob-trainers`; this crate depends on none of them.
+//!
+//! ```
+//! use knob_core::testing::{QuadraticTrainer, UniformSampler};
+//! use knob_core::{CallbackList, Direction, Scale, SearchSpace, Study};
+//!
+//! let space = SearchSpace::builder()
+//!     .float("lr", 1e-4, 1e-1, Scale::Log)
+//!     .int("layers", 1, 3, Scale::Linear)
+//!     .build()?;
+//! let study = Study::builder(space).sampler(UniformSampler).seed(1).build()?;
+//! study.optimize(10, 1, |_| Ok(QuadraticTrainer::default()), |_| CallbackList::new())?;
+//! println!("{}", study.leaderboard(3)?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod callback;
+mod error;
+mod history;
+mod params;
+mod pruner;
+mod sampler;
+mod space;
+mod storage;
+mod study;
+pub mod testing;
+mod trainer;
+mod trial;
+
+pub use callback::{
+    Callback, CallbackList, Control, EpochView, ImageBatch, LambdaCallback, Logs, Predictions,
+    TrialInfo, WeightSource, Weights,
+};
+pub use error::{BoxError, Error, Result, SpaceError};
+pub use history::{History, Observation};
+pub use params::{Params, Value};
+pub use pruner::{NopPruner, Pruner};
+pub use sampler::{trial_rng, KnobRng, Sampler};
+pub use space::{Domain, Param, Scale, SearchSpace, SpaceBuilder};
+pub use storage::{Event, JournalStorage, MemoryStorage, Owner, Storage, FORMAT_VERSION};
+pub use study::{Leaderboard, Outcome, Study, StudyBuilder, Summary};
+pub use trainer::{Trainer, TrialContext};
+pub use trial::{now_secs, Direction, Trial, TrialState};
+
+/// A number in a short, readable form: `0.0123`, `1.5e-4`, `2048`.
+pub fn format_number(x: f64) -> String {
+    let a = x.abs();
+    if x == 0.0 || !x.is_finite() {
+        format!("{x}")
+    } else if (1e-3..1e5).contains(&a) {
+        let s = format!("{x:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        format!("{x:.3e}")
+    }
+}

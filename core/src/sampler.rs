@@ -1,0 +1,80 @@
+//! The `Sampler` trait: where the next trial's params come from.
+
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::Result;
+use crate::history::History;
+use crate::space::SearchSpace;
+
+/// The random generator every sampler draws from: a named algorithm, so that a seed
+/// gives the same proposals on every platform and rand version.
+pub type KnobRng = ChaCha8Rng;
+
+/// The generator for trial `number` of a study seeded with `seed`.
+///
+/// Each trial has its own stream (ChaCha's stream id is the trial number), so a
+/// resumed study draws for trial 7 exactly what the first run would have drawn, however
+/// many trials came before it in this process.
+pub fn trial_rng(seed: u64, number: u64) -> KnobRng {
+    let mut rng = KnobRng::seed_from_u64(seed);
+    rng.set_stream(number);
+    rng
+}
+
+/// Proposes the next point of the unit cube from the study's history.
+///
+/// A sampler sees only `[0, 1]^d` and losses (smaller is better): the space's scales
+/// and the study's direction stay outside. A sampler should keep no state of the study
+/// itself but rebuild what it needs from `history`, so that a resumed study just goes
+/// on. The history includes running trials, so parallel workers can be given
+/// different points.
+///
+/// ```
+/// use knob_core::{History, KnobRng, Result, Sampler, SearchSpace};
+///
+/// /// Always the centre of the cube: a (bad) sampler in four lines.
+/// struct Centre;
+/// impl Sampler for Centre {
+///     fn suggest(&mut self, space: &SearchSpace, _: &History, _: &mut KnobRng)
+///         -> Result<Option<Vec<f64>>> {
+///         Ok(Some(vec![0.5; space.len()]))
+///     }
+/// }
+/// ```
+pub trait Sampler: Send {
+    /// The next point, in space order, or `None` when nothing is left to try (an
+    /// exhausted grid).
+    fn suggest(
+        &mut self,
+        space: &SearchSpace,
+        history: &History,
+        rng: &mut KnobRng,
+    ) -> Result<Option<Vec<f64>>>;
+
+    /// A short name for reports and error messages.
+    fn name(&self) -> &str {
+        short_type_name(std::any::type_name::<Self>())
+    }
+}
+
+impl<S: Sampler + ?Sized> Sampler for Box<S> {
+    fn suggest(
+        &mut self,
+        space: &SearchSpace,
+        history: &History,
+        rng: &mut KnobRng,
+    ) -> Result<Option<Vec<f64>>> {
+        (**self).suggest(space, history, rng)
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+}
+
+/// `knob_samplers::random::RandomSampler` -> `RandomSampler`.
+pub(crate) fn short_type_name(full: &str) -> &str {
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}

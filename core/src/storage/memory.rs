@@ -1,0 +1,40 @@
+//! Storage that lives and dies with the process: for tests and throwaway studies.
+
+use super::{Event, Storage};
+use crate::error::Result;
+
+/// Events kept in memory.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStorage {
+    events: Vec<Event>,
+    read: usize,
+}
+
+impl MemoryStorage {
+    /// An empty storage.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every event appended so far.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn append(&mut self, event: &Event) -> Result<()> {
+        self.events.push(event.clone());
+        Ok(())
+    }
+
+    fn read_new(&mut self) -> Result<Vec<Event>> {
+        let new = self.events[self.read..].to_vec();
+        self.read = self.events.len();
+        Ok(new)
+    }
+
+    fn location(&self) -> String {
+        "memory".into()
+    }
+}

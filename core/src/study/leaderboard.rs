@@ -1,0 +1,64 @@
+//! The best trials of a study as a table.
+
+use std::fmt;
+
+use crate::history::History;
+use crate::trial::Trial;
+
+/// The best complete trials, best first. `Display` prints an aligned text table.
+#[derive(Debug, Clone)]
+pub struct Leaderboard {
+    /// The trials, best first.
+    pub rows: Vec<Trial>,
+}
+
+impl Leaderboard {
+    /// The `top` best complete trials of `history`.
+    pub fn new(history: &History, top: usize) -> Self {
+        let mut ranked: Vec<_> = history.observations().collect();
+        ranked.sort_by(|a, b| a.loss.total_cmp(&b.loss).then(a.number.cmp(&b.number)));
+        let rows = ranked
+            .iter()
+            .take(top)
+            .filter_map(|o| history.get(o.number).cloned())
+            .collect();
+        Self { rows }
+    }
+}
+
+impl fmt::Display for Leaderboard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(first) = self.rows.first() else {
+            return writeln!(f, "(no complete trials)");
+        };
+        let mut header = vec!["rank".to_owned(), "trial".into(), "value".into(), "secs".into()];
+        header.extend(first.params.iter().map(|(name, _)| name.to_owned()));
+        let mut table = vec![header];
+        for (rank, t) in self.rows.iter().enumerate() {
+            let mut row = vec![
+                (rank + 1).to_string(),
+                t.number.to_string(),
+                crate::format_number(t.value.unwrap_or(f64::NAN)),
+                format!("{:.1}", t.duration_secs()),
+            ];
+            row.extend(t.params.iter().map(|(_, v)| match v {
+                crate::Value::Float(x) => crate::format_number(*x),
+                other => other.to_string(),
+            }));
+            table.push(row);
+        }
+        let columns = table.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| table.iter().filter_map(|r| r.get(c)).map(String::len).max().unwrap_or(0))
+            .collect();
+        for row in &table {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell:>w$}"))
+                .collect();
+            writeln!(f, "{}", cells.join("  "))?;
+        }
+        Ok(())
+    }
+}

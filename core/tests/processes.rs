@@ -1,0 +1,2 @@
+//! Placeholder: processes test.
+fn main() {}
