@@ -1,1 +1,2 @@
-//! wip
+//! Benchmarks for knob. Each is a binary in `src/bin/` that prints numbers (one JSON
+//! object per line); run one with `cargo run --release -p knob-benches --bin NAME`.

@@ -1,1 +1,10 @@
-//! wip
+//! # knob-callbacks
+//!
+//! Keras-style callbacks for knob's [`Callback`](knob_core::Callback) trait, to compose
+//! in a study or in your own training loop.
+
+mod early_stopping;
+mod terminate_on_nan;
+
+pub use early_stopping::{EarlyStopping, Mode};
+pub use terminate_on_nan::TerminateOnNaN;

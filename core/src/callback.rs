@@ -78,12 +78,8 @@ pub struct ImageBatch<'a> {
 impl ImageBatch<'_> {
     /// How many images the batch holds.
     pub fn len(&self) -> usize {
-        let per = self.height * self.width * self.channels;
-        if per == 0 {
-            0
-        } else {
-            self.pixels.len() / per
-        }
+        let per_image = self.height * self.width * self.channels;
+        self.pixels.len().checked_div(per_image).unwrap_or(0)
     }
 
     /// Whether the batch holds no image.
@@ -180,9 +176,10 @@ pub trait Callback: Send {
         Ok(())
     }
 
-    /// After each training batch, with that batch's metrics.
-    fn on_batch_end(&mut self, _batch: usize, _logs: &Logs) -> Result<(), BoxError> {
-        Ok(())
+    /// After each training batch, with that batch's metrics; [`Control::Stop`] ends
+    /// training after this batch.
+    fn on_batch_end(&mut self, _batch: usize, _logs: &Logs) -> Result<Control, BoxError> {
+        Ok(Control::Continue)
     }
 
     /// After each epoch, with the epoch's metrics; [`Control::Stop`] ends training.
@@ -252,7 +249,9 @@ impl CallbackList {
             match call(cb.as_mut()) {
                 Ok(Control::Stop) => control = Control::Stop,
                 Ok(Control::Continue) => {}
-                Err(e) => return Err(format!("callback {} failed in {hook}: {e}", cb.name()).into()),
+                Err(e) => {
+                    return Err(format!("callback {} failed in {hook}: {e}", cb.name()).into())
+                }
             }
         }
         Ok(control)
@@ -267,18 +266,21 @@ impl From<Vec<Box<dyn Callback>>> for CallbackList {
 
 impl Callback for CallbackList {
     fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
-        self.each("on_train_begin", |cb| cb.on_train_begin(trial).map(|_| Control::Continue))
-            .map(drop)
+        self.each("on_train_begin", |cb| {
+            cb.on_train_begin(trial).map(|_| Control::Continue)
+        })
+        .map(drop)
     }
 
     fn on_epoch_begin(&mut self, epoch: usize, view: &EpochView<'_>) -> Result<(), BoxError> {
-        self.each("on_epoch_begin", |cb| cb.on_epoch_begin(epoch, view).map(|_| Control::Continue))
-            .map(drop)
+        self.each("on_epoch_begin", |cb| {
+            cb.on_epoch_begin(epoch, view).map(|_| Control::Continue)
+        })
+        .map(drop)
     }
 
-    fn on_batch_end(&mut self, batch: usize, logs: &Logs) -> Result<(), BoxError> {
-        self.each("on_batch_end", |cb| cb.on_batch_end(batch, logs).map(|_| Control::Continue))
-            .map(drop)
+    fn on_batch_end(&mut self, batch: usize, logs: &Logs) -> Result<Control, BoxError> {
+        self.each("on_batch_end", |cb| cb.on_batch_end(batch, logs))
     }
 
     fn on_epoch_end(
@@ -291,8 +293,10 @@ impl Callback for CallbackList {
     }
 
     fn on_train_end(&mut self, logs: &Logs) -> Result<(), BoxError> {
-        self.each("on_train_end", |cb| cb.on_train_end(logs).map(|_| Control::Continue))
-            .map(drop)
+        self.each("on_train_end", |cb| {
+            cb.on_train_end(logs).map(|_| Control::Continue)
+        })
+        .map(drop)
     }
 
     fn name(&self) -> &str {
@@ -302,7 +306,7 @@ impl Callback for CallbackList {
 
 type EpochEndFn = dyn FnMut(usize, &Logs, &EpochView<'_>) -> Result<Control, BoxError> + Send;
 type EpochBeginFn = dyn FnMut(usize, &EpochView<'_>) -> Result<(), BoxError> + Send;
-type BatchEndFn = dyn FnMut(usize, &Logs) -> Result<(), BoxError> + Send;
+type BatchEndFn = dyn FnMut(usize, &Logs) -> Result<Control, BoxError> + Send;
 type TrainBeginFn = dyn FnMut(&TrialInfo) -> Result<(), BoxError> + Send;
 type TrainEndFn = dyn FnMut(&Logs) -> Result<(), BoxError> + Send;
 
@@ -350,10 +354,10 @@ impl LambdaCallback {
         self
     }
 
-    /// Runs `f` after each batch.
+    /// Runs `f` after each batch; its [`Control`] counts.
     pub fn batch_end(
         mut self,
-        f: impl FnMut(usize, &Logs) -> Result<(), BoxError> + Send + 'static,
+        f: impl FnMut(usize, &Logs) -> Result<Control, BoxError> + Send + 'static,
     ) -> Self {
         self.batch_end = Some(Box::new(f));
         self
@@ -387,8 +391,10 @@ impl Callback for LambdaCallback {
         self.epoch_begin.as_mut().map_or(Ok(()), |f| f(epoch, view))
     }
 
-    fn on_batch_end(&mut self, batch: usize, logs: &Logs) -> Result<(), BoxError> {
-        self.batch_end.as_mut().map_or(Ok(()), |f| f(batch, logs))
+    fn on_batch_end(&mut self, batch: usize, logs: &Logs) -> Result<Control, BoxError> {
+        self.batch_end
+            .as_mut()
+            .map_or(Ok(Control::Continue), |f| f(batch, logs))
     }
 
     fn on_epoch_end(
@@ -473,7 +479,12 @@ mod tests {
     #[test]
     fn image_batches_count_their_images() {
         let pixels = vec![0.0; 2 * 8 * 8];
-        let batch = ImageBatch { height: 8, width: 8, channels: 1, pixels: &pixels };
+        let batch = ImageBatch {
+            height: 8,
+            width: 8,
+            channels: 1,
+            pixels: &pixels,
+        };
         assert_eq!(batch.len(), 2);
     }
 }

@@ -54,7 +54,9 @@ pub enum SpaceError {
         low: f64,
     },
     /// A `LogOneMinus` parameter has a bound outside the open interval (0, 1).
-    #[error("parameter `{name}`: the log-one-minus scale needs 0 < low < high < 1, got [{low}, {high}]")]
+    #[error(
+        "parameter `{name}`: the log-one-minus scale needs 0 < low < high < 1, got [{low}, {high}]"
+    )]
     LogOneMinusBound {
         /// The parameter.
         name: String,

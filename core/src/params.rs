@@ -40,7 +40,7 @@ impl fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => write!(f, "{x}"),
-            Value::Str(s) => write!(f, "{s:?}"),
+            Value::Str(s) => f.write_str(s),
         }
     }
 }
@@ -275,7 +275,10 @@ impl<'de> Deserialize<'de> for Params {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a map of parameter names to values")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Params, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Params, A::Error> {
                 let mut params = Params::new();
                 while let Some((name, value)) = map.next_entry::<String, Value>()? {
                     params.insert(name, value);
@@ -297,15 +300,25 @@ mod tests {
         let missing = p.float("momentum").unwrap_err().to_string();
         assert!(missing.contains("`momentum`"), "{missing}");
         let mistyped = p.int("act").unwrap_err().to_string();
-        assert!(mistyped.contains("`act`") && mistyped.contains("string"), "{mistyped}");
-        assert!(p.float_or("act", 1.0).is_err(), "a default must not hide a wrong type");
+        assert!(
+            mistyped.contains("`act`") && mistyped.contains("string"),
+            "{mistyped}"
+        );
+        assert!(
+            p.float_or("act", 1.0).is_err(),
+            "a default must not hide a wrong type"
+        );
         assert_eq!(p.str_or("optimizer", "sgd").unwrap(), "sgd");
     }
 
     #[test]
     fn negative_ints_are_not_sizes() {
         let p = Params::from_iter([("layers", Value::Int(-1))]);
-        assert!(p.usize("layers").unwrap_err().to_string().contains("non-negative"));
+        assert!(p
+            .usize("layers")
+            .unwrap_err()
+            .to_string()
+            .contains("non-negative"));
     }
 
     #[test]

@@ -121,7 +121,11 @@ impl<'a> TrialContext<'a> {
             None => false,
         };
         self.pruned |= prune;
-        Ok(if prune { Control::Stop } else { Control::Continue })
+        Ok(if prune {
+            Control::Stop
+        } else {
+            Control::Continue
+        })
     }
 
     /// Whether the pruner has asked this trial to stop.

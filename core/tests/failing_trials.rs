@@ -21,8 +21,14 @@ impl Trainer for Flaky {
 
 #[test]
 fn failures_are_isolated_and_explained() {
-    let space = SearchSpace::builder().float("x", 0.0, 1.0, Scale::Linear).build().unwrap();
-    let study = Study::builder(space).sampler(UniformSampler).build().unwrap();
+    let space = SearchSpace::builder()
+        .float("x", 0.0, 1.0, Scale::Linear)
+        .build()
+        .unwrap();
+    let study = Study::builder(space)
+        .sampler(UniformSampler)
+        .build()
+        .unwrap();
     let built = std::sync::atomic::AtomicUsize::new(0);
     let summary = study
         .optimize(
@@ -41,18 +47,37 @@ fn failures_are_isolated_and_explained() {
     assert_eq!(trials[1].state, TrialState::Failed);
     assert_eq!(error(1), "out of memory");
     assert_eq!(trials[2].state, TrialState::Failed);
-    assert!(error(2).contains("panicked") && error(2).contains("index out of bounds"), "{}", error(2));
+    assert!(
+        error(2).contains("panicked") && error(2).contains("index out of bounds"),
+        "{}",
+        error(2)
+    );
     assert_eq!(trials[3].state, TrialState::Failed);
     assert!(error(3).contains("NaN"), "{}", error(3));
-    assert_eq!(built.into_inner(), 3, "two workers, plus a fresh trainer after the panic");
+    assert_eq!(
+        built.into_inner(),
+        3,
+        "two workers, plus a fresh trainer after the panic"
+    );
 }
 
 #[test]
 fn a_failing_trainer_factory_stops_the_study_with_its_message() {
-    let space = SearchSpace::builder().float("x", 0.0, 1.0, Scale::Linear).build().unwrap();
-    let study = Study::builder(space).sampler(UniformSampler).build().unwrap();
+    let space = SearchSpace::builder()
+        .float("x", 0.0, 1.0, Scale::Linear)
+        .build()
+        .unwrap();
+    let study = Study::builder(space)
+        .sampler(UniformSampler)
+        .build()
+        .unwrap();
     let e = study
-        .optimize(5, 1, |_| Err::<Flaky, BoxError>("no GPU 0".into()), |_| CallbackList::new())
+        .optimize(
+            5,
+            1,
+            |_| Err::<Flaky, BoxError>("no GPU 0".into()),
+            |_| CallbackList::new(),
+        )
         .unwrap_err()
         .to_string();
     assert!(e.contains("worker 0") && e.contains("no GPU 0"), "{e}");

@@ -57,7 +57,9 @@ fn main() {
         Ok("optimize") => {
             let journal = PathBuf::from(std::env::var(JOURNAL).unwrap());
             let slow = || Ok(SlowTrainer(Duration::from_millis(30)));
-            study(&journal).optimize(TARGET, 2, |_| slow(), |_| CallbackList::new()).unwrap();
+            study(&journal)
+                .optimize(TARGET, 2, |_| slow(), |_| CallbackList::new())
+                .unwrap();
         }
         Ok("writer") => {
             let journal = PathBuf::from(std::env::var(JOURNAL).unwrap());
@@ -65,15 +67,23 @@ fn main() {
             for _ in 0..WRITES_PER_CHILD {
                 let t = study.ask().unwrap().unwrap();
                 study.report(t.number, 0, 1.0).unwrap();
-                study.tell(t.number, Outcome::Complete(t.params.float("lr").unwrap())).unwrap();
+                study
+                    .tell(t.number, Outcome::Complete(t.params.float("lr").unwrap()))
+                    .unwrap();
             }
         }
         Ok(other) => panic!("unknown child role {other}"),
         Err(_) => {
             let mut failed = false;
             for (name, check) in [
-                ("killed_study_resumes_without_losing_trials", killed_study_resumes as fn()),
-                ("two_processes_append_whole_lines", two_processes_append_whole_lines),
+                (
+                    "killed_study_resumes_without_losing_trials",
+                    killed_study_resumes as fn(),
+                ),
+                (
+                    "two_processes_append_whole_lines",
+                    two_processes_append_whole_lines,
+                ),
             ] {
                 let ok = std::panic::catch_unwind(check).is_ok();
                 println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
@@ -97,7 +107,9 @@ fn spawn(role: &str, journal: &Path) -> Child {
 /// Events in the journal, read independently of the study; a torn last line is skipped.
 fn events(journal: &Path) -> Vec<Event> {
     let text = std::fs::read_to_string(journal).unwrap_or_default();
-    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 fn completed(events: &[Event]) -> BTreeMap<u64, f64> {
@@ -122,19 +134,29 @@ fn killed_study_resumes() {
     let deadline = Instant::now() + Duration::from_secs(120);
     while completed(&events(&journal)).len() < 6 {
         assert!(Instant::now() < deadline, "the child made no progress");
-        assert!(child.try_wait().unwrap().is_none(), "the child ended before the kill");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child ended before the kill"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
     let before = completed(&events(&journal));
-    assert!(before.len() < TARGET, "the kill came too late to test anything");
+    assert!(
+        before.len() < TARGET,
+        "the kill came too late to test anything"
+    );
     let resumed = study(&journal);
     let trials = resumed.trials().unwrap();
     for (number, value) in &before {
         let t = &trials[*number as usize];
-        assert_eq!((t.state, t.value), (TrialState::Complete, Some(*value)), "trial {number}");
+        assert_eq!(
+            (t.state, t.value),
+            (TrialState::Complete, Some(*value)),
+            "trial {number}"
+        );
     }
     let orphans: Vec<u64> = trials
         .iter()
@@ -143,14 +165,24 @@ fn killed_study_resumes() {
         .collect();
     assert!(trials.iter().all(|t| t.state != TrialState::Running));
     for n in &orphans {
-        assert!(trials[*n as usize].error.as_deref().unwrap().contains("stopped before"));
+        assert!(trials[*n as usize]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("stopped before"));
     }
 
     let quick = || Ok(SlowTrainer(Duration::ZERO));
-    let summary = resumed.optimize(TARGET, 2, |_| quick(), |_| CallbackList::new()).unwrap();
+    let summary = resumed
+        .optimize(TARGET, 2, |_| quick(), |_| CallbackList::new())
+        .unwrap();
     assert_eq!(summary.completed, TARGET, "{summary}");
     assert_eq!(summary.failed, orphans.len());
-    assert_eq!(summary.ran, TARGET - before.len(), "completed trials are not rerun");
+    assert_eq!(
+        summary.ran,
+        TARGET - before.len(),
+        "completed trials are not rerun"
+    );
     println!(
         "  killed after {} complete trials with {} running; resumed to {} complete",
         before.len(),
@@ -188,10 +220,16 @@ fn two_processes_append_whole_lines() {
         }
     }
     let expected: Vec<u64> = (0..2 * WRITES_PER_CHILD).collect();
-    assert_eq!(started, expected, "numbers follow line order, none given twice");
+    assert_eq!(
+        started, expected,
+        "numbers follow line order, none given twice"
+    );
     assert_eq!(finished.len(), expected.len());
     assert_eq!(pids.len(), 2);
     let switches = owners.windows(2).filter(|w| w[0] != w[1]).count();
-    println!("  {} lines, the writer changed {switches} times", text.lines().count());
+    println!(
+        "  {} lines, the writer changed {switches} times",
+        text.lines().count()
+    );
     assert_eq!(study(&journal).trials().unwrap().len(), expected.len());
 }

@@ -97,12 +97,18 @@ const TOL: f64 = 0.02;
 
 #[test]
 fn log_scale_puts_half_the_samples_below_the_geometric_midpoint() {
-    let space = SearchSpace::builder().float("p", 1e-4, 1e-1, Scale::Log).build().unwrap();
+    let space = SearchSpace::builder()
+        .float("p", 1e-4, 1e-1, Scale::Log)
+        .build()
+        .unwrap();
     let midpoint = (1e-4f64 * 1e-1).sqrt();
     let below = share(&space, N, |x| x < midpoint);
     assert!((below - 0.5).abs() < TOL, "{below}");
     // Linear sampling of the same range would put only 3% below it.
-    let linear = SearchSpace::builder().float("p", 1e-4, 1e-1, Scale::Linear).build().unwrap();
+    let linear = SearchSpace::builder()
+        .float("p", 1e-4, 1e-1, Scale::Linear)
+        .build()
+        .unwrap();
     assert!(share(&linear, N, |x| x < midpoint) < 0.05);
 }
 
@@ -120,7 +126,10 @@ fn log_one_minus_puts_half_the_samples_above_0_99() {
 
 #[test]
 fn integers_share_the_cube_equally() {
-    let space = SearchSpace::builder().int("p", 2, 4, Scale::Linear).build().unwrap();
+    let space = SearchSpace::builder()
+        .int("p", 2, 4, Scale::Linear)
+        .build()
+        .unwrap();
     for value in 2..=4 {
         let s = share(&space, N, |x| x == value as f64);
         assert!((s - 1.0 / 3.0).abs() < TOL, "value {value}: {s}");

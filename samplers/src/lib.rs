@@ -1,1 +1,14 @@
-//! wip
+//! # knob-samplers
+//!
+//! Where a study's next params come from. Every sampler implements
+//! [`knob_core::Sampler`]: it sees the unit cube and losses, never scales or the
+//! study's direction, and rebuilds what it needs from the history, so a resumed study
+//! just goes on.
+//!
+//! | sampler | pick it when |
+//! |---|---|
+//! | [`RandomSampler`] | a baseline; many parallel workers; many parameters of which few matter |
+
+mod random;
+
+pub use random::RandomSampler;

@@ -240,7 +240,11 @@ mod tests {
         let mut fresh = JournalStorage::open(&path).unwrap();
         assert_eq!(fresh.read_new().unwrap(), [finished(0), finished(2)]);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().count(), 3, "the torn line stays, on its own line");
+        assert_eq!(
+            text.lines().count(),
+            3,
+            "the torn line stays, on its own line"
+        );
     }
 
     #[test]
@@ -248,7 +252,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let good = serde_json::to_string(&finished(0)).unwrap();
-        std::fs::write(&path, format!("{good}\n{{\"event\": \"nonsense\"}}\n{good}\n")).unwrap();
+        std::fs::write(
+            &path,
+            format!("{good}\n{{\"event\": \"nonsense\"}}\n{good}\n"),
+        )
+        .unwrap();
         let e = JournalStorage::open(&path).unwrap().read_new().unwrap_err();
         assert!(matches!(e, Error::CorruptJournal { line: 2, .. }), "{e}");
         assert!(e.to_string().contains("j.jsonl"), "{e}");
@@ -258,7 +266,10 @@ mod tests {
     fn open_creates_missing_folders() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/study.jsonl");
-        JournalStorage::open(&path).unwrap().append(&finished(0)).unwrap();
+        JournalStorage::open(&path)
+            .unwrap()
+            .append(&finished(0))
+            .unwrap();
         assert!(path.exists());
     }
 }

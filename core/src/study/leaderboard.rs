@@ -31,7 +31,12 @@ impl fmt::Display for Leaderboard {
         let Some(first) = self.rows.first() else {
             return writeln!(f, "(no complete trials)");
         };
-        let mut header = vec!["rank".to_owned(), "trial".into(), "value".into(), "secs".into()];
+        let mut header = vec![
+            "rank".to_owned(),
+            "trial".into(),
+            "value".into(),
+            "secs".into(),
+        ];
         header.extend(first.params.iter().map(|(name, _)| name.to_owned()));
         let mut table = vec![header];
         for (rank, t) in self.rows.iter().enumerate() {
@@ -49,7 +54,14 @@ impl fmt::Display for Leaderboard {
         }
         let columns = table.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
-            .map(|c| table.iter().filter_map(|r| r.get(c)).map(String::len).max().unwrap_or(0))
+            .map(|c| {
+                table
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .map(String::len)
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         for row in &table {
             let cells: Vec<String> = row

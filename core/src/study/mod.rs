@@ -139,7 +139,11 @@ impl State {
                     error: None,
                 });
             }
-            Event::TrialReported { number, step, value } => {
+            Event::TrialReported {
+                number,
+                step,
+                value,
+            } => {
                 if let Some(t) = self.history.get_mut(number) {
                     t.intermediate.insert(step, value);
                 }
@@ -179,7 +183,10 @@ impl State {
     }
 
     fn running(&self, number: u64) -> Result<&Trial> {
-        let trial = self.history.get(number).ok_or(Error::UnknownTrial(number))?;
+        let trial = self
+            .history
+            .get(number)
+            .ok_or(Error::UnknownTrial(number))?;
         if trial.state != TrialState::Running {
             return Err(Error::TrialNotRunning {
                 number,
@@ -257,7 +264,9 @@ impl Study {
                 Some(q) => state.queue[q].0.clone(),
                 None => {
                     let mut rng = trial_rng(self.seed, number);
-                    let State { sampler, history, .. } = &mut *state;
+                    let State {
+                        sampler, history, ..
+                    } = &mut *state;
                     let suggested = catch_unwind(AssertUnwindSafe(|| {
                         sampler.suggest(&self.space, history, &mut rng)
                     }))
@@ -473,7 +482,9 @@ impl StudyBuilder {
     /// starts it), and fails the trials whose process died.
     pub fn build(self) -> Result<Study> {
         let sampler = self.sampler.ok_or_else(|| {
-            Error::Config("no sampler set: call .sampler(..), e.g. knob_samplers::RandomSampler".into())
+            Error::Config(
+                "no sampler set: call .sampler(..), e.g. knob_samplers::RandomSampler".into(),
+            )
         })?;
         let storage: Box<dyn Storage> = match self.storage {
             StorageChoice::Memory => Box::new(MemoryStorage::new()),
@@ -511,7 +522,10 @@ impl StudyBuilder {
                 })?,
                 Some((space, direction)) => {
                     let mismatch = if *direction != study.direction {
-                        Some(format!("it was created to {direction:?}, not {:?}", study.direction))
+                        Some(format!(
+                            "it was created to {direction:?}, not {:?}",
+                            study.direction
+                        ))
                     } else if *space != study.space {
                         Some(format!(
                             "its search space is {} but this study's is {}",
@@ -542,7 +556,13 @@ impl Study {
             .history
             .in_state(TrialState::Running)
             .filter(|t| !owner_alive(&state.owners[t.number as usize]))
-            .map(|t| (t.number, t.params.clone(), state.owners[t.number as usize].pid))
+            .map(|t| {
+                (
+                    t.number,
+                    t.params.clone(),
+                    state.owners[t.number as usize].pid,
+                )
+            })
             .collect();
         for (number, params, pid) in orphans {
             state.record(Event::TrialFinished {
@@ -591,7 +611,11 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_params() {
         let run = |seed| {
-            let study = Study::builder(space()).sampler(UniformSampler).seed(seed).build().unwrap();
+            let study = Study::builder(space())
+                .sampler(UniformSampler)
+                .seed(seed)
+                .build()
+                .unwrap();
             (0..5)
                 .map(|_| {
                     let t = study.ask().unwrap().unwrap();
@@ -606,8 +630,14 @@ mod tests {
 
     #[test]
     fn tell_rejects_unknown_and_finished_trials() {
-        let study = Study::builder(space()).sampler(UniformSampler).build().unwrap();
-        assert!(matches!(study.tell(0, Outcome::Complete(1.0)), Err(Error::UnknownTrial(0))));
+        let study = Study::builder(space())
+            .sampler(UniformSampler)
+            .build()
+            .unwrap();
+        assert!(matches!(
+            study.tell(0, Outcome::Complete(1.0)),
+            Err(Error::UnknownTrial(0))
+        ));
         let t = study.ask().unwrap().unwrap();
         study.tell(t.number, Outcome::Complete(1.0)).unwrap();
         let e = study.tell(t.number, Outcome::Complete(2.0)).unwrap_err();
@@ -616,7 +646,10 @@ mod tests {
 
     #[test]
     fn nan_objectives_fail_the_trial() {
-        let study = Study::builder(space()).sampler(UniformSampler).build().unwrap();
+        let study = Study::builder(space())
+            .sampler(UniformSampler)
+            .build()
+            .unwrap();
         let t = study.ask().unwrap().unwrap();
         study.tell(t.number, Outcome::Complete(f64::NAN)).unwrap();
         let trial = &study.trials().unwrap()[0];
@@ -626,7 +659,10 @@ mod tests {
 
     #[test]
     fn pruned_trials_keep_their_last_intermediate_value() {
-        let study = Study::builder(space()).sampler(UniformSampler).build().unwrap();
+        let study = Study::builder(space())
+            .sampler(UniformSampler)
+            .build()
+            .unwrap();
         let t = study.ask().unwrap().unwrap();
         study.report(t.number, 0, 0.9).unwrap();
         study.report(t.number, 1, 0.7).unwrap();
@@ -642,7 +678,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("study.jsonl");
         let uninterrupted: Vec<Params> = {
-            let study = Study::builder(space()).sampler(UniformSampler).seed(9).build().unwrap();
+            let study = Study::builder(space())
+                .sampler(UniformSampler)
+                .seed(9)
+                .build()
+                .unwrap();
             (0..6)
                 .map(|_| {
                     let t = study.ask().unwrap().unwrap();
@@ -675,7 +715,11 @@ mod tests {
         let study = study_at(&path, 1);
         let trials = study.trials().unwrap();
         assert_eq!(trials[0].state, TrialState::Failed);
-        assert!(trials[0].error.as_deref().unwrap().contains("stopped before"));
+        assert!(trials[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("stopped before"));
         let retry = study.ask().unwrap().unwrap();
         assert_eq!(retry.number, 1);
         assert_eq!(retry.params, abandoned.params);
@@ -690,7 +734,10 @@ mod tests {
             .float("x", 0.0, 2.0, Scale::Linear)
             .build()
             .unwrap();
-        let e = Study::builder(other).sampler(UniformSampler).journal(&path).build();
+        let e = Study::builder(other)
+            .sampler(UniformSampler)
+            .journal(&path)
+            .build();
         assert!(matches!(e, Err(Error::StudyMismatch { .. })));
         let e = Study::builder(space())
             .sampler(UniformSampler)
@@ -703,7 +750,10 @@ mod tests {
 
     #[test]
     fn enqueued_params_run_first_and_are_checked() {
-        let study = Study::builder(space()).sampler(UniformSampler).build().unwrap();
+        let study = Study::builder(space())
+            .sampler(UniformSampler)
+            .build()
+            .unwrap();
         let fixed = Params::from_iter([("x", 0.25.into()), ("n", 3.into())]);
         study.enqueue(fixed.clone()).unwrap();
         assert_eq!(study.ask().unwrap().unwrap().params, fixed);

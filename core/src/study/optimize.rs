@@ -81,7 +81,10 @@ impl Study {
         let ran = Mutex::new(0usize);
         let fail = |e: Error| {
             abort.store(true, Ordering::SeqCst);
-            first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+            first_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
         };
 
         crossbeam_utils::thread::scope(|scope| {
