@@ -22,6 +22,31 @@ pub fn trial_rng(seed: u64, number: u64) -> KnobRng {
     rng
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    #[test]
+    fn every_trial_sees_the_same_study_stream() {
+        let a = study_rng(&trial_rng(5, 0)).gen::<u64>();
+        assert_eq!(a, study_rng(&trial_rng(5, 17)).gen::<u64>());
+        assert_ne!(a, study_rng(&trial_rng(6, 0)).gen::<u64>());
+        assert_ne!(trial_rng(5, 0).gen::<u64>(), trial_rng(5, 1).gen::<u64>());
+    }
+}
+
+/// A generator that every trial of a study sees identically (the study's seed, a
+/// reserved stream), derived from any trial's generator.
+///
+/// For what must stay fixed across trials and resumes: the scrambling of a
+/// quasi-random sequence, the shuffled order of a grid.
+pub fn study_rng(trial_rng: &KnobRng) -> KnobRng {
+    let mut rng = KnobRng::from_seed(trial_rng.get_seed());
+    rng.set_stream(u64::MAX);
+    rng
+}
+
 /// Proposes the next point of the unit cube from the study's history.
 ///
 /// A sampler sees only `[0, 1]^d` and losses (smaller is better): the space's scales

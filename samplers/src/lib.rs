@@ -7,8 +7,11 @@
 //!
 //! | sampler | pick it when |
 //! |---|---|
+//! | [`GridSampler`] | two or three parameters, and you want every combination |
 //! | [`RandomSampler`] | a baseline; many parallel workers; many parameters of which few matter |
 
+mod grid;
 mod random;
 
+pub use grid::GridSampler;
 pub use random::RandomSampler;
