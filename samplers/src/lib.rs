@@ -9,9 +9,15 @@
 //! |---|---|
 //! | [`GridSampler`] | two or three parameters, and you want every combination |
 //! | [`RandomSampler`] | a baseline; many parallel workers; many parameters of which few matter |
+//! | [`TpeSampler`] | many parameters, many categorical ones, long studies, fast suggestions |
+//! | [`SobolSampler`] | like random, but evenly spread; a short budget; an initial design |
 
 mod grid;
 mod random;
+mod sobol;
+mod tpe;
 
 pub use grid::GridSampler;
 pub use random::RandomSampler;
+pub use sobol::{sobol_point, SobolSampler};
+pub use tpe::TpeSampler;

@@ -1,0 +1,74 @@
+//! Runs samplers on standard test functions over seeds and prints one JSON line per run;
+//! `--summary FILE...` turns such output into a markdown table of final regret.
+//!
+//! ```text
+//! sampler-bench [--functions branin,hartmann6] [--samplers random,tpe] [--seeds 10]
+//!               [--budget 50]
+//! sampler-bench --summary runs.jsonl [more.jsonl ...]
+//! ```
+
+use std::io::{BufRead, Write};
+
+use knob_benches::functions::TestFunction;
+use knob_benches::regret::{run, summary_table, Run, SAMPLERS};
+
+fn fail(message: &str) -> ! {
+    eprintln!("sampler-bench: {message}");
+    std::process::exit(2);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--summary") {
+        let mut runs = Vec::new();
+        for path in &args[1..] {
+            let file = std::fs::File::open(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+            for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+                let line = line.unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let r: Run = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| fail(&format!("{path}, line {}: {e}", i + 1)));
+                runs.push(r);
+            }
+        }
+        print!("{}", summary_table(&runs));
+        return;
+    }
+
+    let mut functions: Vec<TestFunction> = TestFunction::all().to_vec();
+    let mut samplers: Vec<String> = SAMPLERS.iter().map(|s| s.to_string()).collect();
+    let (mut seeds, mut budget) = (10u64, 50usize);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| fail(&format!("{flag} needs a value"))).clone();
+        match flag.as_str() {
+            "--functions" => {
+                functions = value()
+                    .split(',')
+                    .map(|n| TestFunction::by_name(n).unwrap_or_else(|| fail(&format!("unknown function {n}"))))
+                    .collect()
+            }
+            "--samplers" => {
+                samplers = value().split(',').map(str::to_owned).collect();
+                if let Some(bad) = samplers.iter().find(|s| !SAMPLERS.contains(&s.as_str())) {
+                    fail(&format!("unknown sampler {bad}; known: {}", SAMPLERS.join(", ")));
+                }
+            }
+            "--seeds" => seeds = value().parse().unwrap_or_else(|_| fail("--seeds takes a number")),
+            "--budget" => budget = value().parse().unwrap_or_else(|_| fail("--budget takes a number")),
+            other => fail(&format!("unknown flag {other}")),
+        }
+    }
+    let stdout = std::io::stdout();
+    for f in &functions {
+        for s in &samplers {
+            for seed in 0..seeds {
+                let r = run(f, s, seed, budget);
+                let mut out = stdout.lock();
+                writeln!(out, "{}", serde_json::to_string(&r).expect("serializable")).expect("stdout");
+            }
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Parzen estimators on the unit cube: a weighted mixture with one kernel per
+//! observation plus a broad prior kernel.
+
+use knob_core::{Domain, KnobRng, SearchSpace};
+use rand::Rng;
+
+const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// How one coordinate is modelled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Axis {
+    /// Floats and integers: truncated Gaussians on [0, 1].
+    Numeric,
+    /// A categorical parameter with this many choices: a smoothed table.
+    Categorical(usize),
+}
+
+impl Axis {
+    pub(crate) fn of(space: &SearchSpace) -> Vec<Axis> {
+        space
+            .params()
+            .iter()
+            .map(|p| match &p.domain {
+                Domain::Categorical { choices } => Axis::Categorical(choices.len()),
+                _ => Axis::Numeric,
+            })
+            .collect()
+    }
+}
+
+fn category(u: f64, k: usize) -> usize {
+    ((u * k as f64) as usize).min(k - 1)
+}
+
+/// The kernels of one coordinate, one per mixture component.
+#[derive(Debug, Clone)]
+enum Kernels {
+    Numeric {
+        mus: Vec<f64>,
+        sigmas: Vec<f64>,
+        /// `ln σ + ln √(2π) + ln Z`, where Z is the kernel's mass inside [0, 1].
+        log_norm: Vec<f64>,
+    },
+    Categorical {
+        k: usize,
+        /// Per component, the log-probability of each choice.
+        log_probs: Vec<Vec<f64>>,
+    },
+}
+
+/// A mixture of product kernels; the last component is the prior.
+#[derive(Debug, Clone)]
+pub(crate) struct Parzen {
+    log_weights: Vec<f64>,
+    cumulative: Vec<f64>,
+    axes: Vec<Kernels>,
+}
+
+pub(crate) struct Bandwidth {
+    pub multivariate: bool,
+    pub prior_weight: f64,
+}
+
+impl Parzen {
+    /// An estimator of `points` (each a unit point), weighted by `weights`.
+    pub(crate) fn new(points: &[&[f64]], weights: &[f64], axes: &[Axis], bw: &Bandwidth) -> Self {
+        let n = points.len();
+        let mut w: Vec<f64> = weights.to_vec();
+        w.push(bw.prior_weight);
+        let total: f64 = w.iter().sum();
+        let log_weights = w.iter().map(|x| (x / total).ln()).collect();
+        let mut acc = 0.0;
+        let cumulative = w
+            .iter()
+            .map(|x| {
+                acc += x / total;
+                acc
+            })
+            .collect();
+        let numeric_dims = axes.iter().filter(|a| **a == Axis::Numeric).count();
+        let axes = axes
+            .iter()
+            .enumerate()
+            .map(|(d, axis)| match *axis {
+                Axis::Numeric => {
+                    let mut mus: Vec<f64> = points.iter().map(|p| p[d]).collect();
+                    let mut sigmas = if bw.multivariate {
+                        // Scott's rule, shrinking with the number of points.
+                        let s = 0.2 * (n.max(1) as f64).powf(-1.0 / (numeric_dims as f64 + 4.0));
+                        vec![s; n]
+                    } else {
+                        neighbour_bandwidths(&mus)
+                    };
+                    // Clip: never wider than the range, never so narrow that the
+                    // estimator collapses onto its points.
+                    let min_sigma = 1.0 / (2.0 + n as f64).min(100.0);
+                    for s in &mut sigmas {
+                        *s = s.clamp(min_sigma, 1.0);
+                    }
+                    mus.push(0.5);
+                    sigmas.push(1.0);
+                    let log_norm = mus
+                        .iter()
+                        .zip(&sigmas)
+                        .map(|(&m, &s)| s.ln() + LN_SQRT_2PI + mass_inside(m, s).ln())
+                        .collect();
+                    Kernels::Numeric {
+                        mus,
+                        sigmas,
+                        log_norm,
+                    }
+                }
+                Axis::Categorical(k) => {
+                    let smoothing = bw.prior_weight / k as f64;
+                    let mut log_probs: Vec<Vec<f64>> = points
+                        .iter()
+                        .map(|p| {
+                            let c = category(p[d], k);
+                            let denom = 1.0 + bw.prior_weight;
+                            (0..k)
+                                .map(|j| ((smoothing + f64::from(u8::from(j == c))) / denom).ln())
+                                .collect()
+                        })
+                        .collect();
+                    log_probs.push(vec![-(k as f64).ln(); k]);
+                    Kernels::Categorical { k, log_probs }
+                }
+            })
+            .collect();
+        Self {
+            log_weights,
+            cumulative,
+            axes,
+        }
+    }
+
+    fn component(&self, rng: &mut KnobRng) -> usize {
+        let r: f64 = rng.gen();
+        self.cumulative
+            .iter()
+            .position(|&c| r < c)
+            .unwrap_or(self.cumulative.len() - 1)
+    }
+
+    fn draw(&self, d: usize, c: usize, rng: &mut KnobRng) -> f64 {
+        match &self.axes[d] {
+            Kernels::Numeric { mus, sigmas, .. } => truncated_normal(mus[c], sigmas[c], rng),
+            Kernels::Categorical { k, log_probs } => {
+                let r: f64 = rng.gen();
+                let mut acc = 0.0;
+                let j = log_probs[c]
+                    .iter()
+                    .position(|lp| {
+                        acc += lp.exp();
+                        r < acc
+                    })
+                    .unwrap_or(k - 1);
+                (j as f64 + 0.5) / *k as f64
+            }
+        }
+    }
+
+    /// A point drawn from the joint mixture.
+    pub(crate) fn sample(&self, rng: &mut KnobRng) -> Vec<f64> {
+        let c = self.component(rng);
+        (0..self.axes.len()).map(|d| self.draw(d, c, rng)).collect()
+    }
+
+    /// One coordinate drawn from that coordinate's own mixture.
+    pub(crate) fn sample_axis(&self, d: usize, rng: &mut KnobRng) -> f64 {
+        let c = self.component(rng);
+        self.draw(d, c, rng)
+    }
+
+    fn log_kernel(&self, d: usize, c: usize, x: f64) -> f64 {
+        match &self.axes[d] {
+            Kernels::Numeric {
+                mus,
+                sigmas,
+                log_norm,
+            } => {
+                let z = (x - mus[c]) / sigmas[c];
+                -0.5 * z * z - log_norm[c]
+            }
+            Kernels::Categorical { k, log_probs } => log_probs[c][category(x, *k)],
+        }
+    }
+
+    /// Log-density of a whole point under the joint mixture.
+    pub(crate) fn log_pdf(&self, x: &[f64]) -> f64 {
+        log_sum_exp((0..self.log_weights.len()).map(|c| {
+            self.log_weights[c] + (0..x.len()).map(|d| self.log_kernel(d, c, x[d])).sum::<f64>()
+        }))
+    }
+
+    /// Log-density of one coordinate under that coordinate's mixture.
+    pub(crate) fn log_pdf_axis(&self, d: usize, x: f64) -> f64 {
+        log_sum_exp((0..self.log_weights.len()).map(|c| self.log_weights[c] + self.log_kernel(d, c, x)))
+    }
+}
+
+/// Bandwidth of each point: the larger gap to its neighbours among the points and the
+/// prior's centre (0.5). The range's ends count as neighbours only when there are too
+/// few points; otherwise the extreme points take their inner gap, so a point near an
+/// edge does not get a needlessly wide kernel.
+fn neighbour_bandwidths(mus: &[f64]) -> Vec<f64> {
+    let mut sorted: Vec<(f64, usize)> = mus.iter().copied().zip(0..).collect();
+    sorted.push((0.5, usize::MAX));
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let m = sorted.len();
+    let at = |r: isize| -> f64 {
+        if r < 0 {
+            0.0
+        } else if r as usize >= m {
+            1.0
+        } else {
+            sorted[r as usize].0
+        }
+    };
+    let mut sigmas = vec![1.0; mus.len()];
+    for (rank, &(mu, i)) in sorted.iter().enumerate() {
+        if i == usize::MAX {
+            continue;
+        }
+        let r = rank as isize;
+        sigmas[i] = if m >= 2 && rank == 0 {
+            at(1) - mu
+        } else if m >= 2 && rank == m - 1 {
+            mu - at(r - 1)
+        } else {
+            (mu - at(r - 1)).max(at(r + 1) - mu)
+        };
+    }
+    sigmas
+}
+
+fn normal_cdf(z: f64) -> f64 {
+    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// The mass of N(mu, sigma) inside [0, 1].
+fn mass_inside(mu: f64, sigma: f64) -> f64 {
+    (normal_cdf((1.0 - mu) / sigma) - normal_cdf(-mu / sigma)).max(1e-300)
+}
+
+fn truncated_normal(mu: f64, sigma: f64, rng: &mut KnobRng) -> f64 {
+    use rand_distr::{Distribution, StandardNormal};
+    for _ in 0..64 {
+        let z: f64 = StandardNormal.sample(rng);
+        let x = mu + sigma * z;
+        if (0.0..=1.0).contains(&x) {
+            return x;
+        }
+    }
+    mu.clamp(0.0, 1.0)
+}
+
+pub(crate) fn log_sum_exp(values: impl Iterator<Item = f64> + Clone) -> f64 {
+    let max = values.clone().fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        return max;
+    }
+    max + values.map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use knob_core::trial_rng;
+
+    #[test]
+    fn the_density_integrates_to_one_and_peaks_at_the_data() {
+        let points: Vec<&[f64]> = vec![&[0.2], &[0.25], &[0.8]];
+        let bw = Bandwidth { multivariate: false, prior_weight: 1.0 };
+        let p = Parzen::new(&points, &[1.0; 3], &[Axis::Numeric], &bw);
+        let n = 10_000;
+        let integral: f64 = (0..n)
+            .map(|i| p.log_pdf(&[(i as f64 + 0.5) / n as f64]).exp() / n as f64)
+            .sum();
+        assert!((integral - 1.0).abs() < 1e-3, "{integral}");
+        assert!(p.log_pdf(&[0.22]) > p.log_pdf(&[0.5]));
+        // Draws follow the density: compare a window's share with its integral.
+        let window = |x: f64| (x - 0.22).abs() < 0.15;
+        let expected: f64 = (0..n)
+            .map(|i| (i as f64 + 0.5) / n as f64)
+            .filter(|&x| window(x))
+            .map(|x| p.log_pdf(&[x]).exp() / n as f64)
+            .sum();
+        let mut rng = trial_rng(0, 0);
+        let draws = 20_000;
+        let hits = (0..draws).filter(|_| window(p.sample(&mut rng)[0])).count();
+        let share = hits as f64 / draws as f64;
+        assert!((share - expected).abs() < 0.015, "drawn {share}, density says {expected}");
+    }
+
+    #[test]
+    fn categorical_tables_favour_observed_choices() {
+        let points: Vec<&[f64]> = vec![&[0.1], &[0.1], &[0.9]];
+        let bw = Bandwidth { multivariate: true, prior_weight: 1.0 };
+        let p = Parzen::new(&points, &[1.0; 3], &[Axis::Categorical(3)], &bw);
+        let total: f64 = [0.1, 0.5, 0.9].iter().map(|&x| p.log_pdf(&[x]).exp()).sum();
+        assert!((total - 1.0).abs() < 1e-12, "{total}");
+        assert!(p.log_pdf(&[0.1]) > p.log_pdf(&[0.9]));
+        assert!(p.log_pdf(&[0.9]) > p.log_pdf(&[0.5]));
+    }
+}
