@@ -23,7 +23,10 @@ impl TestFunction {
 
     /// The objective at `params` (read in space order).
     pub fn eval(&self, params: &Params) -> f64 {
-        let x: Vec<f64> = params.iter().map(|(name, _)| params.float(name).expect("numeric")).collect();
+        let x: Vec<f64> = params
+            .iter()
+            .map(|(name, _)| params.float(name).expect("numeric"))
+            .collect();
         (self.objective)(&x)
     }
 
@@ -42,7 +45,9 @@ fn boxed(bounds: &[(f64, f64)]) -> SearchSpace {
     bounds
         .iter()
         .enumerate()
-        .fold(SearchSpace::builder(), |b, (i, &(lo, hi))| b.float(format!("x{i}"), lo, hi, Scale::Linear))
+        .fold(SearchSpace::builder(), |b, (i, &(lo, hi))| {
+            b.float(format!("x{i}"), lo, hi, Scale::Linear)
+        })
         .build()
         .expect("valid bounds")
 }
@@ -68,7 +73,9 @@ fn hartmann6(x: &[f64]) -> f64 {
     ];
     -(0..4)
         .map(|i| {
-            let inner: f64 = (0..6).map(|j| A[i][j] * (x[j] - 1e-4 * P[i][j]).powi(2)).sum();
+            let inner: f64 = (0..6)
+                .map(|j| A[i][j] * (x[j] - 1e-4 * P[i][j]).powi(2))
+                .sum();
             ALPHA[i] * (-inner).exp()
         })
         .sum::<f64>()
@@ -154,7 +161,10 @@ mod tests {
             assert!((at("branin", &x) - branin_min).abs() < 1e-5);
         }
         let h = [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573];
-        assert!((at("hartmann6", &h) - TestFunction::by_name("hartmann6").unwrap().minimum).abs() < 1e-4);
+        assert!(
+            (at("hartmann6", &h) - TestFunction::by_name("hartmann6").unwrap().minimum).abs()
+                < 1e-4
+        );
         assert_eq!(at("rosenbrock4", &[1.0; 4]), 0.0);
         assert!(at("ackley5", &[0.0; 5]).abs() < 1e-12);
         let mut l = [0.5; 10];

@@ -4,13 +4,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use knob_core::{History, KnobRng, Outcome, Result, Sampler, SearchSpace, Study};
-use knob_samplers::{GridSampler, RandomSampler, SobolSampler, TpeSampler};
+use knob_samplers::{GpSampler, GridSampler, RandomSampler, SobolSampler, TpeSampler};
 use serde::{Deserialize, Serialize};
 
 use crate::functions::TestFunction;
 
 /// The samplers the benchmark knows, by name.
-pub const SAMPLERS: &[&str] = &["grid", "random", "sobol", "tpe", "tpe-uni"];
+pub const SAMPLERS: &[&str] = &["grid", "random", "sobol", "tpe", "tpe-uni", "gp"];
 
 /// The sampler called `name`, set up for `budget` trials in `dims` dimensions.
 pub fn sampler_by_name(name: &str, budget: usize, dims: usize) -> Option<Box<dyn Sampler>> {
@@ -22,6 +22,7 @@ pub fn sampler_by_name(name: &str, budget: usize, dims: usize) -> Option<Box<dyn
         }
         "random" => Box::new(RandomSampler::new()),
         "sobol" => Box::new(SobolSampler::new()),
+        "gp" => Box::new(GpSampler::new()),
         "tpe" => Box::new(TpeSampler::new()),
         "tpe-uni" => Box::new(TpeSampler::new().univariate()),
         _ => return None,
@@ -50,7 +51,9 @@ pub struct Run {
 impl Run {
     /// Best value found minus the known minimum.
     pub fn final_regret(&self, minimum: f64) -> f64 {
-        self.best_so_far.last().map_or(f64::INFINITY, |b| b - minimum)
+        self.best_so_far
+            .last()
+            .map_or(f64::INFINITY, |b| b - minimum)
     }
 }
 
@@ -61,10 +64,18 @@ struct Timed {
 }
 
 impl Sampler for Timed {
-    fn suggest(&mut self, space: &SearchSpace, history: &History, rng: &mut KnobRng) -> Result<Option<Vec<f64>>> {
+    fn suggest(
+        &mut self,
+        space: &SearchSpace,
+        history: &History,
+        rng: &mut KnobRng,
+    ) -> Result<Option<Vec<f64>>> {
         let start = Instant::now();
         let point = self.inner.suggest(space, history, rng);
-        self.times.lock().expect("not poisoned").push(start.elapsed().as_secs_f64());
+        self.times
+            .lock()
+            .expect("not poisoned")
+            .push(start.elapsed().as_secs_f64());
         point
     }
 }
@@ -75,18 +86,25 @@ pub fn run(function: &TestFunction, sampler: &str, seed: u64, budget: usize) -> 
     let inner = sampler_by_name(sampler, budget, space.len()).expect("a known sampler");
     let times = Arc::new(Mutex::new(Vec::new()));
     let study = Study::builder(space)
-        .sampler(Timed { inner, times: times.clone() })
+        .sampler(Timed {
+            inner,
+            times: times.clone(),
+        })
         .seed(seed)
         .build()
         .expect("a valid study");
     let mut best = f64::INFINITY;
     let mut best_so_far = Vec::with_capacity(budget);
     for _ in 0..budget {
-        let Some(trial) = study.ask().expect("ask") else { break };
+        let Some(trial) = study.ask().expect("ask") else {
+            break;
+        };
         let value = function.eval(&trial.params);
         best = best.min(value);
         best_so_far.push(best);
-        study.tell(trial.number, Outcome::Complete(value)).expect("tell");
+        study
+            .tell(trial.number, Outcome::Complete(value))
+            .expect("tell");
     }
     let times = times.lock().expect("not poisoned");
     Run {
@@ -125,7 +143,11 @@ pub fn summary_table(runs: &[Run]) -> String {
             samplers.push(&r.sampler);
         }
     }
-    let mut out = format!("| function | {} |\n|---|{}\n", samplers.join(" | "), "---:|".repeat(samplers.len()));
+    let mut out = format!(
+        "| function | {} |\n|---|{}\n",
+        samplers.join(" | "),
+        "---:|".repeat(samplers.len())
+    );
     for f in &functions {
         let minimum = TestFunction::by_name(f).map_or(0.0, |t| t.minimum);
         let cells: Vec<String> = samplers
@@ -150,7 +172,11 @@ pub fn summary_table(runs: &[Run]) -> String {
         out += &format!("| {f} | {} |\n", cells.join(" | "));
     }
     out += "\nMedian latency of the last suggestion (ms):\n\n";
-    out += &format!("| function | {} |\n|---|{}\n", samplers.join(" | "), "---:|".repeat(samplers.len()));
+    out += &format!(
+        "| function | {} |\n|---|{}\n",
+        samplers.join(" | "),
+        "---:|".repeat(samplers.len())
+    );
     for f in &functions {
         let cells: Vec<String> = samplers
             .iter()
@@ -160,7 +186,11 @@ pub fn summary_table(runs: &[Run]) -> String {
                     .filter(|r| r.function == *f && r.sampler == *s)
                     .map(|r| r.latency_last_ms)
                     .collect();
-                if ms.is_empty() { String::new() } else { format!("{:.3}", quantile(&ms, 0.5)) }
+                if ms.is_empty() {
+                    String::new()
+                } else {
+                    format!("{:.3}", quantile(&ms, 0.5))
+                }
             })
             .collect();
         out += &format!("| {f} | {} |\n", cells.join(" | "));

@@ -7,16 +7,20 @@
 //!
 //! | sampler | pick it when |
 //! |---|---|
+//! | [`GpSampler`] | trials are expensive and few (tens to a couple of hundred); smooth objectives |
 //! | [`GridSampler`] | two or three parameters, and you want every combination |
 //! | [`RandomSampler`] | a baseline; many parallel workers; many parameters of which few matter |
 //! | [`TpeSampler`] | many parameters, many categorical ones, long studies, fast suggestions |
 //! | [`SobolSampler`] | like random, but evenly spread; a short budget; an initial design |
 
+mod gp;
 mod grid;
+mod optim;
 mod random;
 mod sobol;
 mod tpe;
 
+pub use gp::{Acquisition, GpSampler};
 pub use grid::GridSampler;
 pub use random::RandomSampler;
 pub use sobol::{sobol_point, SobolSampler};

@@ -29,9 +29,7 @@ pub fn sobol_point(index: u64, dims: usize, seed: u32) -> Vec<f64> {
     (0..dims)
         .map(|d| {
             let chunk = (d / 256) as u32;
-            let seed = seed
-                ^ block.wrapping_mul(0x9e37_79b9)
-                ^ chunk.wrapping_mul(0x85eb_ca6b);
+            let seed = seed ^ block.wrapping_mul(0x9e37_79b9) ^ chunk.wrapping_mul(0x85eb_ca6b);
             let x = sobol_burley::sample((index & 0xffff) as u32, (d % 256) as u32, seed);
             f64::from(x)
         })

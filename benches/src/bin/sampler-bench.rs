@@ -42,22 +42,40 @@ fn main() {
     let (mut seeds, mut budget) = (10u64, 50usize);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| fail(&format!("{flag} needs a value"))).clone();
+        let mut value = || {
+            it.next()
+                .unwrap_or_else(|| fail(&format!("{flag} needs a value")))
+                .clone()
+        };
         match flag.as_str() {
             "--functions" => {
                 functions = value()
                     .split(',')
-                    .map(|n| TestFunction::by_name(n).unwrap_or_else(|| fail(&format!("unknown function {n}"))))
+                    .map(|n| {
+                        TestFunction::by_name(n)
+                            .unwrap_or_else(|| fail(&format!("unknown function {n}")))
+                    })
                     .collect()
             }
             "--samplers" => {
                 samplers = value().split(',').map(str::to_owned).collect();
                 if let Some(bad) = samplers.iter().find(|s| !SAMPLERS.contains(&s.as_str())) {
-                    fail(&format!("unknown sampler {bad}; known: {}", SAMPLERS.join(", ")));
+                    fail(&format!(
+                        "unknown sampler {bad}; known: {}",
+                        SAMPLERS.join(", ")
+                    ));
                 }
             }
-            "--seeds" => seeds = value().parse().unwrap_or_else(|_| fail("--seeds takes a number")),
-            "--budget" => budget = value().parse().unwrap_or_else(|_| fail("--budget takes a number")),
+            "--seeds" => {
+                seeds = value()
+                    .parse()
+                    .unwrap_or_else(|_| fail("--seeds takes a number"))
+            }
+            "--budget" => {
+                budget = value()
+                    .parse()
+                    .unwrap_or_else(|_| fail("--budget takes a number"))
+            }
             other => fail(&format!("unknown flag {other}")),
         }
     }
@@ -67,7 +85,8 @@ fn main() {
             for seed in 0..seeds {
                 let r = run(f, s, seed, budget);
                 let mut out = stdout.lock();
-                writeln!(out, "{}", serde_json::to_string(&r).expect("serializable")).expect("stdout");
+                writeln!(out, "{}", serde_json::to_string(&r).expect("serializable"))
+                    .expect("stdout");
             }
         }
     }

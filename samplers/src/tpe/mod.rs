@@ -5,7 +5,8 @@ mod parzen;
 use knob_core::{History, KnobRng, Result, Sampler, SearchSpace};
 use rand::Rng;
 
-use parzen::{Axis, Bandwidth, Parzen};
+pub(crate) use parzen::Axis;
+use parzen::{Bandwidth, Parzen};
 
 /// Tree-structured Parzen estimator (Bergstra et al., 2011).
 ///
@@ -88,7 +89,10 @@ fn recency_weights(n: usize) -> Vec<f64> {
     }
     let ramp = n - 25;
     (0..ramp)
-        .map(|i| 1.0 / n as f64 + (1.0 - 1.0 / n as f64) * i as f64 / ramp.max(2).saturating_sub(1) as f64)
+        .map(|i| {
+            1.0 / n as f64
+                + (1.0 - 1.0 / n as f64) * i as f64 / ramp.max(2).saturating_sub(1) as f64
+        })
         .chain(std::iter::repeat_n(1.0, 25))
         .collect()
 }

@@ -189,13 +189,18 @@ impl Parzen {
     /// Log-density of a whole point under the joint mixture.
     pub(crate) fn log_pdf(&self, x: &[f64]) -> f64 {
         log_sum_exp((0..self.log_weights.len()).map(|c| {
-            self.log_weights[c] + (0..x.len()).map(|d| self.log_kernel(d, c, x[d])).sum::<f64>()
+            self.log_weights[c]
+                + (0..x.len())
+                    .map(|d| self.log_kernel(d, c, x[d]))
+                    .sum::<f64>()
         }))
     }
 
     /// Log-density of one coordinate under that coordinate's mixture.
     pub(crate) fn log_pdf_axis(&self, d: usize, x: f64) -> f64 {
-        log_sum_exp((0..self.log_weights.len()).map(|c| self.log_weights[c] + self.log_kernel(d, c, x)))
+        log_sum_exp(
+            (0..self.log_weights.len()).map(|c| self.log_weights[c] + self.log_kernel(d, c, x)),
+        )
     }
 }
 
@@ -271,7 +276,10 @@ mod tests {
     #[test]
     fn the_density_integrates_to_one_and_peaks_at_the_data() {
         let points: Vec<&[f64]> = vec![&[0.2], &[0.25], &[0.8]];
-        let bw = Bandwidth { multivariate: false, prior_weight: 1.0 };
+        let bw = Bandwidth {
+            multivariate: false,
+            prior_weight: 1.0,
+        };
         let p = Parzen::new(&points, &[1.0; 3], &[Axis::Numeric], &bw);
         let n = 10_000;
         let integral: f64 = (0..n)
@@ -290,13 +298,19 @@ mod tests {
         let draws = 20_000;
         let hits = (0..draws).filter(|_| window(p.sample(&mut rng)[0])).count();
         let share = hits as f64 / draws as f64;
-        assert!((share - expected).abs() < 0.015, "drawn {share}, density says {expected}");
+        assert!(
+            (share - expected).abs() < 0.015,
+            "drawn {share}, density says {expected}"
+        );
     }
 
     #[test]
     fn categorical_tables_favour_observed_choices() {
         let points: Vec<&[f64]> = vec![&[0.1], &[0.1], &[0.9]];
-        let bw = Bandwidth { multivariate: true, prior_weight: 1.0 };
+        let bw = Bandwidth {
+            multivariate: true,
+            prior_weight: 1.0,
+        };
         let p = Parzen::new(&points, &[1.0; 3], &[Axis::Categorical(3)], &bw);
         let total: f64 = [0.1, 0.5, 0.9].iter().map(|&x| p.log_pdf(&[x]).exp()).sum();
         assert!((total - 1.0).abs() < 1e-12, "{total}");

@@ -1,0 +1,105 @@
+//! Maximizing the acquisition function: a broad quasi-random scan, then quasi-Newton
+//! polishing from the best few points.
+
+use knob_core::KnobRng;
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::acquisition::Acquisition;
+use super::model::Posterior;
+use crate::optim::minimize;
+use crate::sobol::sobol_point;
+use crate::tpe::Axis;
+
+/// How hard to search.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Effort {
+    /// Quasi-random points scanned.
+    pub scan: usize,
+    /// Random points near the best observations scanned too (exploitation).
+    pub near_best: usize,
+    /// Points polished by local search.
+    pub polish: usize,
+}
+
+/// The point of the unit cube that maximizes `acq`; `snap` moves a point onto the grid
+/// of integer and categorical values.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn maximize(
+    post: &Posterior,
+    acq: Acquisition,
+    best: f64,
+    axes: &[Axis],
+    incumbents: &[&[f64]],
+    snap: &dyn Fn(&[f64]) -> Vec<f64>,
+    effort: Effort,
+    rng: &mut KnobRng,
+) -> Vec<f64> {
+    let dims = axes.len();
+    let seed: u32 = rng.gen();
+    let mut candidates: Vec<Vec<f64>> = (0..effort.scan as u64)
+        .map(|i| snap(&sobol_point(i, dims, seed)))
+        .collect();
+    for k in 0..effort.near_best {
+        let centre = incumbents[k % incumbents.len().max(1)];
+        let p: Vec<f64> = (0..dims)
+            .map(|d| match axes[d] {
+                Axis::Numeric => {
+                    let z: f64 = StandardNormal.sample(rng);
+                    (centre[d] + 0.05 * z).clamp(0.0, 1.0)
+                }
+                Axis::Categorical(_) => centre[d],
+            })
+            .collect();
+        candidates.push(snap(&p));
+    }
+    let value = |m: f64, v: f64| acq.eval(m, v, best).0;
+    let mut scored: Vec<(f64, Vec<f64>)> = post
+        .predict_many(&candidates)
+        .into_iter()
+        .zip(candidates)
+        .map(|((m, v), p)| (value(m, v), p))
+        .filter(|(a, _)| a.is_finite())
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.truncate(effort.polish.max(1));
+
+    let numeric: Vec<usize> = (0..dims).filter(|&d| axes[d] == Axis::Numeric).collect();
+    let mut best_point = scored
+        .first()
+        .map(|s| s.1.clone())
+        .unwrap_or_else(|| vec![0.5; dims]);
+    let mut best_value = scored.first().map_or(f64::NEG_INFINITY, |s| s.0);
+    if numeric.is_empty() {
+        return best_point;
+    }
+    let (lower, upper) = (vec![0.0; numeric.len()], vec![1.0; numeric.len()]);
+    for (_, start) in &scored {
+        let mut point = start.clone();
+        let objective = |x: &[f64], grad: &mut [f64]| -> f64 {
+            for (k, &d) in numeric.iter().enumerate() {
+                point[d] = x[k];
+            }
+            let (m, v, dm, dv) = post.predict_grad(&point);
+            let (a, da_dm, da_dv) = acq.eval(m, v, best);
+            for (k, &d) in numeric.iter().enumerate() {
+                grad[k] = -(da_dm * dm[d] + da_dv * dv[d]);
+            }
+            -a
+        };
+        let x0: Vec<f64> = numeric.iter().map(|&d| start[d]).collect();
+        let (x, _) = minimize(objective, &x0, &lower, &upper, 100);
+        let mut polished = start.clone();
+        for (k, &d) in numeric.iter().enumerate() {
+            polished[d] = x[k];
+        }
+        let polished = snap(&polished);
+        let (m, v) = post.predict(&polished);
+        let a = value(m, v);
+        if a > best_value {
+            best_value = a;
+            best_point = polished;
+        }
+    }
+    best_point
+}

@@ -1,0 +1,167 @@
+//! Gaussian-process Bayesian optimization.
+
+mod acquisition;
+mod maximize;
+mod model;
+
+pub use acquisition::Acquisition;
+
+use knob_core::{study_rng, Domain, History, KnobRng, Result, Sampler, SearchSpace};
+use rand::Rng;
+
+use crate::sobol::sobol_point;
+use crate::tpe::Axis;
+use maximize::{maximize, Effort};
+use model::{fit, Posterior};
+
+/// Bayesian optimization with a Gaussian process.
+///
+/// The model: inputs are the unit cube (so log-scaled parameters are modelled in log
+/// space), losses are standardized, the kernel is Matérn-5/2 with one lengthscale per
+/// parameter (a categorical parameter counts as one-hot with a single lengthscale), and
+/// the lengthscales, signal variance and noise are fitted by maximizing the marginal
+/// likelihood with weak priors, by quasi-Newton descent from a default and a few
+/// random starts. The next point maximizes an [`Acquisition`] function (log expected
+/// improvement by default): a scan of quasi-random points and points near the best
+/// trials, then quasi-Newton polishing of the best few. Integers and choices are
+/// snapped to their values. Running trials enter the model at their predicted mean
+/// (the kriging believer), which shrinks the uncertainty there so parallel workers get
+/// different points.
+///
+/// The first `startup` trials (default 10) are a scrambled Sobol design.
+///
+/// Pick it when trials are expensive and few (tens to a couple of hundred) over up to
+/// about 20 parameters: it is the most sample-efficient sampler here on smooth
+/// objectives. Each suggestion costs milliseconds and grows with the cube of the
+/// number of trials; for thousands of trials or very many parameters use
+/// [`TpeSampler`](crate::TpeSampler).
+///
+/// ```
+/// use knob_samplers::{Acquisition, GpSampler};
+/// let sampler = GpSampler::new().acquisition(Acquisition::Ucb { beta: 4.0 }).startup(8);
+/// ```
+#[derive(Debug, Clone)]
+pub struct GpSampler {
+    startup: usize,
+    acquisition: Acquisition,
+    restarts: usize,
+    effort: Effort,
+}
+
+impl Default for GpSampler {
+    fn default() -> Self {
+        Self {
+            startup: 10,
+            acquisition: Acquisition::LogEi,
+            restarts: 2,
+            effort: Effort {
+                scan: 2048,
+                near_best: 256,
+                polish: 5,
+            },
+        }
+    }
+}
+
+impl GpSampler {
+    /// A GP sampler with log-EI, 10 Sobol startup trials.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trials from the Sobol design before the model takes over (at least 2).
+    pub fn startup(mut self, trials: usize) -> Self {
+        self.startup = trials.max(2);
+        self
+    }
+
+    /// The acquisition function.
+    pub fn acquisition(mut self, acquisition: Acquisition) -> Self {
+        self.acquisition = acquisition;
+        self
+    }
+
+    /// Random restarts of the kernel fit, besides the default start.
+    pub fn restarts(mut self, restarts: usize) -> Self {
+        self.restarts = restarts;
+        self
+    }
+}
+
+/// Moves a unit point onto the values the space can take: integers and choices to the
+/// centre of their slice; floats stay.
+fn snap(space: &SearchSpace, u: &[f64]) -> Vec<f64> {
+    space
+        .params()
+        .iter()
+        .zip(u)
+        .map(|(p, &x)| match &p.domain {
+            Domain::Float { .. } => x.clamp(0.0, 1.0),
+            Domain::Int { .. } => p.domain.to_unit(&p.domain.from_unit(x)).unwrap_or(x),
+            Domain::Categorical { choices } => {
+                let k = choices.len();
+                (((x * k as f64) as usize).min(k - 1) as f64 + 0.5) / k as f64
+            }
+        })
+        .collect()
+}
+
+impl Sampler for GpSampler {
+    fn suggest(
+        &mut self,
+        space: &SearchSpace,
+        history: &History,
+        rng: &mut KnobRng,
+    ) -> Result<Option<Vec<f64>>> {
+        let observations: Vec<_> = history.observations().collect();
+        if observations.len() < self.startup {
+            let seed = study_rng(rng).gen();
+            return Ok(Some(sobol_point(history.len() as u64, space.len(), seed)));
+        }
+        let axes = Axis::of(space);
+        let mut x: Vec<Vec<f64>> = observations.iter().map(|o| o.unit.to_vec()).collect();
+        let losses: Vec<f64> = observations.iter().map(|o| o.loss).collect();
+        let mean = losses.iter().sum::<f64>() / losses.len() as f64;
+        let sd =
+            (losses.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / losses.len() as f64).sqrt();
+        let sd = if sd > 0.0 { sd } else { 1.0 };
+        let mut y: Vec<f64> = losses.iter().map(|l| (l - mean) / sd).collect();
+        let best = y.iter().copied().fold(f64::INFINITY, f64::min);
+
+        let hyper = fit(&axes, &x, &y, self.restarts, rng);
+        let mut post = Posterior::new(&axes, x.clone(), &y, hyper.clone());
+        let pending: Vec<Vec<f64>> = history.pending().map(<[f64]>::to_vec).collect();
+        if let (Some(p), false) = (&post, pending.is_empty()) {
+            for q in &pending {
+                y.push(p.predict(q).0);
+                x.push(q.clone());
+            }
+            post = Posterior::new(&axes, x, &y, hyper).or(post);
+        }
+        let Some(post) = post else {
+            // The kernel matrix would not factor: fall back to a quasi-random point.
+            let seed = study_rng(rng).gen();
+            return Ok(Some(sobol_point(history.len() as u64, space.len(), seed)));
+        };
+
+        let mut ranked: Vec<&_> = observations.iter().collect();
+        ranked.sort_by(|a, b| a.loss.total_cmp(&b.loss));
+        let incumbents: Vec<&[f64]> = ranked.iter().take(3).map(|o| o.unit).collect();
+        let snap = |u: &[f64]| snap(space, u);
+        let point = maximize(
+            &post,
+            self.acquisition,
+            best,
+            &axes,
+            &incumbents,
+            &snap,
+            self.effort,
+            rng,
+        );
+        Ok(Some(point))
+    }
+
+    fn name(&self) -> &str {
+        "GpSampler"
+    }
+}
