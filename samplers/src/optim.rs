@@ -40,7 +40,7 @@ pub(crate) fn minimize(
             .map(|i| g[i] * g[i])
             .sum::<f64>()
             .sqrt();
-        if pg_norm < 1e-8 {
+        if pg_norm < 1e-6 {
             break;
         }
         // Two-loop recursion for the quasi-Newton direction on the free coordinates.
@@ -102,7 +102,7 @@ pub(crate) fn minimize(
                 x.copy_from_slice(&x_new);
                 g.copy_from_slice(&g_new);
                 fx = f_new;
-                accepted = improvement > 1e-12 * fx.abs().max(1.0);
+                accepted = improvement > 1e-9 * fx.abs().max(1.0);
                 break;
             }
             step *= 0.5;

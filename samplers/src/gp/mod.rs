@@ -53,10 +53,10 @@ impl Default for GpSampler {
         Self {
             startup: 10,
             acquisition: Acquisition::LogEi,
-            restarts: 2,
+            restarts: 1,
             effort: Effort {
-                scan: 2048,
-                near_best: 256,
+                scan: 1024,
+                near_best: 128,
                 polish: 5,
             },
         }
@@ -128,7 +128,9 @@ impl Sampler for GpSampler {
         let mut y: Vec<f64> = losses.iter().map(|l| (l - mean) / sd).collect();
         let best = y.iter().copied().fold(f64::INFINITY, f64::min);
 
+        let t0 = std::time::Instant::now();
         let hyper = fit(&axes, &x, &y, self.restarts, rng);
+        let t1 = t0.elapsed();
         let mut post = Posterior::new(&axes, x.clone(), &y, hyper.clone());
         let pending: Vec<Vec<f64>> = history.pending().map(<[f64]>::to_vec).collect();
         if let (Some(p), false) = (&post, pending.is_empty()) {
@@ -158,6 +160,7 @@ impl Sampler for GpSampler {
             self.effort,
             rng,
         );
+        if std::env::var("KNOB_GP_TIMING").is_ok() { eprintln!("n={} fit {:?} total {:?}", observations.len(), t1, t0.elapsed()); }
         Ok(Some(point))
     }
 
