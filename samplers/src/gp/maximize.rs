@@ -65,7 +65,9 @@ pub(crate) fn maximize(
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     scored.truncate(effort.polish.max(1));
 
-    if std::env::var("KNOB_GP_TIMING").is_ok() { eprintln!("  scan {:?}", t0.elapsed()); }
+    if std::env::var("KNOB_GP_TIMING").is_ok() {
+        eprintln!("  scan {:?}", t0.elapsed());
+    }
     let numeric: Vec<usize> = (0..dims).filter(|&d| axes[d] == Axis::Numeric).collect();
     let mut best_point = scored
         .first()
@@ -91,8 +93,19 @@ pub(crate) fn maximize(
         };
         let x0: Vec<f64> = numeric.iter().map(|&d| start[d]).collect();
         let evals = std::cell::Cell::new(0);
-        let (x, _) = minimize(|a: &[f64], b: &mut [f64]| { evals.set(evals.get()+1); objective(a, b) }, &x0, &lower, &upper, 100);
-        if std::env::var("KNOB_GP_TIMING").is_ok() { eprintln!("  polish {} evals {:?}", evals.get(), t0.elapsed()); }
+        let (x, _) = minimize(
+            |a: &[f64], b: &mut [f64]| {
+                evals.set(evals.get() + 1);
+                objective(a, b)
+            },
+            &x0,
+            &lower,
+            &upper,
+            100,
+        );
+        if std::env::var("KNOB_GP_TIMING").is_ok() {
+            eprintln!("  polish {} evals {:?}", evals.get(), t0.elapsed());
+        }
         let mut polished = start.clone();
         for (k, &d) in numeric.iter().enumerate() {
             polished[d] = x[k];

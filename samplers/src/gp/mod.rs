@@ -3,6 +3,7 @@
 mod acquisition;
 mod maximize;
 mod model;
+mod warp;
 
 pub use acquisition::Acquisition;
 
@@ -46,6 +47,7 @@ pub struct GpSampler {
     acquisition: Acquisition,
     restarts: usize,
     effort: Effort,
+    warp: bool,
 }
 
 impl Default for GpSampler {
@@ -54,6 +56,7 @@ impl Default for GpSampler {
             startup: 10,
             acquisition: Acquisition::LogEi,
             restarts: 1,
+            warp: true,
             effort: Effort {
                 scan: 1024,
                 near_best: 128,
@@ -78,6 +81,13 @@ impl GpSampler {
     /// The acquisition function.
     pub fn acquisition(mut self, acquisition: Acquisition) -> Self {
         self.acquisition = acquisition;
+        self
+    }
+
+    /// Whether losses pass through a power transform before modelling (default: yes),
+    /// which helps on skewed, heavy-tailed objectives and costs little on others.
+    pub fn warp_outputs(mut self, warp: bool) -> Self {
+        self.warp = warp;
         self
     }
 
@@ -121,11 +131,11 @@ impl Sampler for GpSampler {
         let axes = Axis::of(space);
         let mut x: Vec<Vec<f64>> = observations.iter().map(|o| o.unit.to_vec()).collect();
         let losses: Vec<f64> = observations.iter().map(|o| o.loss).collect();
-        let mean = losses.iter().sum::<f64>() / losses.len() as f64;
-        let sd =
-            (losses.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / losses.len() as f64).sqrt();
-        let sd = if sd > 0.0 { sd } else { 1.0 };
-        let mut y: Vec<f64> = losses.iter().map(|l| (l - mean) / sd).collect();
+        let mut y = if self.warp {
+            warp::warp(&losses)
+        } else {
+            warp::standardize(&losses)
+        };
         let best = y.iter().copied().fold(f64::INFINITY, f64::min);
 
         let t0 = std::time::Instant::now();
@@ -160,7 +170,14 @@ impl Sampler for GpSampler {
             self.effort,
             rng,
         );
-        if std::env::var("KNOB_GP_TIMING").is_ok() { eprintln!("n={} fit {:?} total {:?}", observations.len(), t1, t0.elapsed()); }
+        if std::env::var("KNOB_GP_TIMING").is_ok() {
+            eprintln!(
+                "n={} fit {:?} total {:?}",
+                observations.len(),
+                t1,
+                t0.elapsed()
+            );
+        }
         Ok(Some(point))
     }
 
