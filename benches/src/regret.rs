@@ -4,13 +4,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use knob_core::{History, KnobRng, Outcome, Result, Sampler, SearchSpace, Study};
-use knob_samplers::{GpSampler, GridSampler, RandomSampler, SobolSampler, TpeSampler};
+use knob_samplers::{GpSampler, GridSampler, RandomSampler, SobolSampler, TpeSampler, ZoomSampler};
 use serde::{Deserialize, Serialize};
 
 use crate::functions::TestFunction;
 
 /// The samplers the benchmark knows, by name.
-pub const SAMPLERS: &[&str] = &["grid", "random", "sobol", "tpe", "tpe-uni", "gp"];
+pub const SAMPLERS: &[&str] = &["grid", "random", "sobol", "zoom", "gp", "tpe", "tpe-uni"];
 
 /// The sampler called `name`, set up for `budget` trials in `dims` dimensions.
 pub fn sampler_by_name(name: &str, budget: usize, dims: usize) -> Option<Box<dyn Sampler>> {
@@ -22,6 +22,7 @@ pub fn sampler_by_name(name: &str, budget: usize, dims: usize) -> Option<Box<dyn
         }
         "random" => Box::new(RandomSampler::new()),
         "sobol" => Box::new(SobolSampler::new()),
+        "zoom" => Box::new(ZoomSampler::new().round((budget / 5).max(1))),
         "gp" => Box::new(GpSampler::new()),
         "tpe" => Box::new(TpeSampler::new()),
         "tpe-uni" => Box::new(TpeSampler::new().univariate()),

@@ -11,6 +11,7 @@
 //! | [`GridSampler`] | two or three parameters, and you want every combination |
 //! | [`RandomSampler`] | a baseline; many parallel workers; many parameters of which few matter |
 //! | [`TpeSampler`] | many parameters, many categorical ones, long studies, fast suggestions |
+//! | [`ZoomSampler`] | coarse to fine: rounds in a box that shrinks around the best trial |
 //! | [`SobolSampler`] | like random, but evenly spread; a short budget; an initial design |
 
 mod gp;
@@ -19,9 +20,11 @@ mod optim;
 mod random;
 mod sobol;
 mod tpe;
+mod zoom;
 
 pub use gp::{Acquisition, GpSampler};
 pub use grid::GridSampler;
 pub use random::RandomSampler;
 pub use sobol::{sobol_point, SobolSampler};
 pub use tpe::TpeSampler;
+pub use zoom::{ZoomBox, ZoomSampler};

@@ -53,7 +53,6 @@ pub(crate) fn maximize(
             .collect();
         candidates.push(snap(&p));
     }
-    let t0 = std::time::Instant::now();
     let value = |m: f64, v: f64| acq.eval(m, v, best).0;
     let mut scored: Vec<(f64, Vec<f64>)> = post
         .predict_many(&candidates)
@@ -65,9 +64,6 @@ pub(crate) fn maximize(
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     scored.truncate(effort.polish.max(1));
 
-    if std::env::var("KNOB_GP_TIMING").is_ok() {
-        eprintln!("  scan {:?}", t0.elapsed());
-    }
     let numeric: Vec<usize> = (0..dims).filter(|&d| axes[d] == Axis::Numeric).collect();
     let mut best_point = scored
         .first()
@@ -92,20 +88,7 @@ pub(crate) fn maximize(
             -a
         };
         let x0: Vec<f64> = numeric.iter().map(|&d| start[d]).collect();
-        let evals = std::cell::Cell::new(0);
-        let (x, _) = minimize(
-            |a: &[f64], b: &mut [f64]| {
-                evals.set(evals.get() + 1);
-                objective(a, b)
-            },
-            &x0,
-            &lower,
-            &upper,
-            100,
-        );
-        if std::env::var("KNOB_GP_TIMING").is_ok() {
-            eprintln!("  polish {} evals {:?}", evals.get(), t0.elapsed());
-        }
+        let (x, _) = minimize(&mut objective, &x0, &lower, &upper, 100);
         let mut polished = start.clone();
         for (k, &d) in numeric.iter().enumerate() {
             polished[d] = x[k];

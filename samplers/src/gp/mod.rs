@@ -138,9 +138,7 @@ impl Sampler for GpSampler {
         };
         let best = y.iter().copied().fold(f64::INFINITY, f64::min);
 
-        let t0 = std::time::Instant::now();
         let hyper = fit(&axes, &x, &y, self.restarts, rng);
-        let t1 = t0.elapsed();
         let mut post = Posterior::new(&axes, x.clone(), &y, hyper.clone());
         let pending: Vec<Vec<f64>> = history.pending().map(<[f64]>::to_vec).collect();
         if let (Some(p), false) = (&post, pending.is_empty()) {
@@ -170,14 +168,6 @@ impl Sampler for GpSampler {
             self.effort,
             rng,
         );
-        if std::env::var("KNOB_GP_TIMING").is_ok() {
-            eprintln!(
-                "n={} fit {:?} total {:?}",
-                observations.len(),
-                t1,
-                t0.elapsed()
-            );
-        }
         Ok(Some(point))
     }
 

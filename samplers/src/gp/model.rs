@@ -278,22 +278,9 @@ pub(crate) fn fit(
         );
     }
     let mut best: Option<(Vec<f64>, f64)> = None;
-    let mut objective = objective;
+    let objective = objective;
     for s in starts {
-        let evals = std::cell::Cell::new(0);
-        let (theta, value) = minimize(
-            |t: &[f64], g: &mut [f64]| {
-                evals.set(evals.get() + 1);
-                objective(t, g)
-            },
-            &s,
-            &lower,
-            &upper,
-            200,
-        );
-        if std::env::var("KNOB_GP_TIMING").is_ok() {
-            eprintln!("  start: {} evals, value {value:.4}", evals.get());
-        }
+        let (theta, value) = minimize(&objective, &s, &lower, &upper, 200);
         if best.as_ref().is_none_or(|b| value < b.1) {
             best = Some((theta, value));
         }
