@@ -22,20 +22,6 @@ pub fn trial_rng(seed: u64, number: u64) -> KnobRng {
     rng
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::Rng;
-
-    #[test]
-    fn every_trial_sees_the_same_study_stream() {
-        let a = study_rng(&trial_rng(5, 0)).gen::<u64>();
-        assert_eq!(a, study_rng(&trial_rng(5, 17)).gen::<u64>());
-        assert_ne!(a, study_rng(&trial_rng(6, 0)).gen::<u64>());
-        assert_ne!(trial_rng(5, 0).gen::<u64>(), trial_rng(5, 1).gen::<u64>());
-    }
-}
-
 /// A generator that every trial of a study sees identically (the study's seed, a
 /// reserved stream), derived from any trial's generator.
 ///
@@ -102,4 +88,18 @@ impl<S: Sampler + ?Sized> Sampler for Box<S> {
 pub(crate) fn short_type_name(full: &str) -> &str {
     let base = full.split('<').next().unwrap_or(full);
     base.rsplit("::").next().unwrap_or(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    #[test]
+    fn every_trial_sees_the_same_study_stream() {
+        let a = study_rng(&trial_rng(5, 0)).gen::<u64>();
+        assert_eq!(a, study_rng(&trial_rng(5, 17)).gen::<u64>());
+        assert_ne!(a, study_rng(&trial_rng(6, 0)).gen::<u64>());
+        assert_ne!(trial_rng(5, 0).gen::<u64>(), trial_rng(5, 1).gen::<u64>());
+    }
 }

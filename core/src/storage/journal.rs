@@ -263,6 +263,34 @@ mod tests {
     }
 
     #[test]
+    fn floats_come_back_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let awkward = [0.002_866_260_524_283_774_6, 0.1 + 0.2, 1e-300, -7.0 / 3.0];
+        let mut j = JournalStorage::open(&path).unwrap();
+        for (step, &value) in awkward.iter().enumerate() {
+            j.append(&Event::TrialReported {
+                number: 0,
+                step: step as u64,
+                value,
+            })
+            .unwrap();
+        }
+        let back: Vec<f64> = JournalStorage::open(&path)
+            .unwrap()
+            .read_new()
+            .unwrap()
+            .into_iter()
+            .map(|e| match e {
+                Event::TrialReported { value, .. } => value,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&back), bits(&awkward));
+    }
+
+    #[test]
     fn open_creates_missing_folders() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/study.jsonl");

@@ -195,8 +195,8 @@ impl Likelihood {
         let scale = theta[dims].exp();
         let noise = theta[dims + 1].exp();
         let mut r2 = DMatrix::<f64>::zeros(n, n);
-        for d in 0..dims {
-            r2.zip_apply(&self.diffs[d], |r, q| *r += inv_ls2[d] * q);
+        for (diff, lam) in self.diffs.iter().zip(&inv_ls2) {
+            r2.zip_apply(diff, |r, q| *r += lam * q);
         }
         let mut k = DMatrix::zeros(n, n);
         let mut g = DMatrix::zeros(n, n);
@@ -223,11 +223,8 @@ impl Likelihood {
                 .sum::<f64>();
         let nll = 0.5 * self.y.dot(&alpha) + 0.5 * log_det + 0.5 * n as f64 * LN_2PI;
         // ∂nll/∂θ = ½ tr((K⁻¹ - ααᵀ) ∂K/∂θ)
-        // K⁻¹ = L⁻ᵀ L⁻¹: a triangular solve and a matrix product beat a general inverse.
-        let l_inv = chol
-            .l_dirty()
-            .solve_lower_triangular(&DMatrix::identity(n, n))
-            .expect("a Cholesky factor has a non-zero diagonal");
+        // K⁻¹ = L⁻ᵀ L⁻¹: triangular solves and a matrix product beat a general inverse.
+        let l_inv = lower_inverse(chol.l_dirty());
         let mut w = l_inv.tr_mul(&l_inv);
         w.ger(-1.0, &alpha, &alpha, 1.0);
         let wg = w.component_mul(&g);
@@ -252,6 +249,27 @@ impl Likelihood {
     }
 }
 
+/// Above this many points, the fit first runs on a subsample of this size and then
+/// refines on all points from there: the subsample finds the basin cheaply, so the
+/// expensive full-size iterations are few.
+const SUBSAMPLE: usize = 64;
+
+/// The inverse of the lower triangle of `l`. Column `j` of the inverse is zero above
+/// row `j`, so each column is a solve with the trailing block only: a third of the work
+/// of solving against the full identity.
+fn lower_inverse(l: &DMatrix<f64>) -> DMatrix<f64> {
+    let n = l.nrows();
+    let mut inv = DMatrix::zeros(n, n);
+    for j in 0..n {
+        let block = l.view((j, j), (n - j, n - j));
+        let mut e = DVector::zeros(n - j);
+        e[0] = 1.0;
+        block.solve_lower_triangular_mut(&mut e);
+        inv.view_mut((j, j), (n - j, 1)).copy_from(&e);
+    }
+    inv
+}
+
 pub(crate) fn fit(
     axes: &[Axis],
     x: &[Vec<f64>],
@@ -260,36 +278,64 @@ pub(crate) fn fit(
     rng: &mut KnobRng,
 ) -> Hyper {
     let dims = axes.len();
-    let likelihood = Likelihood::new(axes, x, y);
-    let objective = |theta: &[f64], grad: &mut [f64]| likelihood.eval(theta, grad);
-
     let mut lower = vec![LOG_LS.0; dims];
     let mut upper = vec![LOG_LS.1; dims];
     lower.extend([LOG_SCALE.0, LOG_NOISE.0]);
     upper.extend([LOG_SCALE.1, LOG_NOISE.1]);
-    let mut start = vec![0.5f64.ln(); dims];
-    start.extend([0.0, 1e-3f64.ln()]);
-    let mut starts = vec![start];
-    for _ in 0..restarts {
-        starts.push(
-            (0..dims + 2)
-                .map(|i| rng.gen_range(lower[i].max(-3.0)..upper[i].min(1.0)))
-                .collect(),
-        );
-    }
+
+    let warm = x.len() > SUBSAMPLE;
+    let starts: Vec<Vec<f64>> = if warm {
+        let mut chosen: Vec<usize> = (0..x.len()).collect();
+        for i in 0..SUBSAMPLE {
+            let j = rng.gen_range(i..chosen.len());
+            chosen.swap(i, j);
+        }
+        chosen.truncate(SUBSAMPLE);
+        let xs: Vec<Vec<f64>> = chosen.iter().map(|&i| x[i].clone()).collect();
+        let ys: Vec<f64> = chosen.iter().map(|&i| y[i]).collect();
+        vec![fit(axes, &xs, &ys, restarts, rng).to_theta()]
+    } else {
+        let mut default = vec![0.5f64.ln(); dims];
+        default.extend([0.0, 1e-3f64.ln()]);
+        let mut starts = vec![default];
+        for _ in 0..restarts {
+            starts.push(
+                (0..dims + 2)
+                    .map(|i| rng.gen_range(lower[i].max(-3.0)..upper[i].min(1.0)))
+                    .collect(),
+            );
+        }
+        starts
+    };
+
+    let likelihood = Likelihood::new(axes, x, y);
+    let objective = |theta: &[f64], grad: &mut [f64]| likelihood.eval(theta, grad);
     let mut best: Option<(Vec<f64>, f64)> = None;
-    let objective = objective;
     for s in starts {
-        let (theta, value) = minimize(&objective, &s, &lower, &upper, 200);
+        // From the subsample's optimum a few full-size iterations suffice.
+        let iterations = if warm { 15 } else { 200 };
+        let (theta, value) = minimize(objective, &s, &lower, &upper, iterations);
         if best.as_ref().is_none_or(|b| value < b.1) {
             best = Some((theta, value));
         }
     }
-    let theta = best.expect("at least one start").0;
-    Hyper {
-        inv_ls2: theta[..dims].iter().map(|l| (-2.0 * l).exp()).collect(),
-        scale: theta[dims].exp(),
-        noise: theta[dims + 1].exp(),
+    Hyper::from_theta(&best.expect("at least one start").0)
+}
+
+impl Hyper {
+    fn from_theta(theta: &[f64]) -> Self {
+        let dims = theta.len() - 2;
+        Hyper {
+            inv_ls2: theta[..dims].iter().map(|l| (-2.0 * l).exp()).collect(),
+            scale: theta[dims].exp(),
+            noise: theta[dims + 1].exp(),
+        }
+    }
+
+    fn to_theta(&self) -> Vec<f64> {
+        let mut theta: Vec<f64> = self.inv_ls2.iter().map(|l| -0.5 * l.ln()).collect();
+        theta.extend([self.scale.ln(), self.noise.ln()]);
+        theta
     }
 }
 

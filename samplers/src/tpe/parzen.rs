@@ -172,35 +172,42 @@ impl Parzen {
         self.draw(d, c, rng)
     }
 
-    fn log_kernel(&self, d: usize, c: usize, x: f64) -> f64 {
+    /// Adds the log-kernel of every component along axis `d` at `x` to `acc`.
+    fn accumulate(&self, d: usize, x: f64, acc: &mut [f64]) {
         match &self.axes[d] {
             Kernels::Numeric {
                 mus,
                 sigmas,
                 log_norm,
             } => {
-                let z = (x - mus[c]) / sigmas[c];
-                -0.5 * z * z - log_norm[c]
+                for (((a, mu), sigma), norm) in acc.iter_mut().zip(mus).zip(sigmas).zip(log_norm) {
+                    let z = (x - mu) / sigma;
+                    *a += -0.5 * z * z - norm;
+                }
             }
-            Kernels::Categorical { k, log_probs } => log_probs[c][category(x, *k)],
+            Kernels::Categorical { k, log_probs } => {
+                let j = category(x, *k);
+                for (a, probs) in acc.iter_mut().zip(log_probs) {
+                    *a += probs[j];
+                }
+            }
         }
     }
 
     /// Log-density of a whole point under the joint mixture.
     pub(crate) fn log_pdf(&self, x: &[f64]) -> f64 {
-        log_sum_exp((0..self.log_weights.len()).map(|c| {
-            self.log_weights[c]
-                + (0..x.len())
-                    .map(|d| self.log_kernel(d, c, x[d]))
-                    .sum::<f64>()
-        }))
+        let mut acc = self.log_weights.clone();
+        for (d, &xd) in x.iter().enumerate() {
+            self.accumulate(d, xd, &mut acc);
+        }
+        log_sum_exp(&acc)
     }
 
     /// Log-density of one coordinate under that coordinate's mixture.
     pub(crate) fn log_pdf_axis(&self, d: usize, x: f64) -> f64 {
-        log_sum_exp(
-            (0..self.log_weights.len()).map(|c| self.log_weights[c] + self.log_kernel(d, c, x)),
-        )
+        let mut acc = self.log_weights.clone();
+        self.accumulate(d, x, &mut acc);
+        log_sum_exp(&acc)
     }
 }
 
@@ -260,12 +267,12 @@ fn truncated_normal(mu: f64, sigma: f64, rng: &mut KnobRng) -> f64 {
     mu.clamp(0.0, 1.0)
 }
 
-pub(crate) fn log_sum_exp(values: impl Iterator<Item = f64> + Clone) -> f64 {
-    let max = values.clone().fold(f64::NEG_INFINITY, f64::max);
+pub(crate) fn log_sum_exp(values: &[f64]) -> f64 {
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if max == f64::NEG_INFINITY {
         return max;
     }
-    max + values.map(|v| (v - max).exp()).sum::<f64>().ln()
+    max + values.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
 }
 
 #[cfg(test)]

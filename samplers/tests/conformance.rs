@@ -1,0 +1,253 @@
+//! One suite that every sampler must pass.
+//!
+//! - deterministic for a seed and history;
+//! - suggestions inside the unit cube, and integers and choices on their values;
+//! - two workers asking at once (a pending trial) get different points;
+//! - a study resumed from its journal makes the same next suggestion;
+//! - model-based samplers model each parameter by its own identity, and beat random
+//!   search at equal budget where they should (lowdim10, hartmann6), over seeds.
+
+#[path = "../../benches/src/functions.rs"]
+#[allow(dead_code)]
+mod functions;
+
+use functions::TestFunction;
+use knob_core::{
+    trial_rng, Domain, History, Outcome, Sampler, Scale, SearchSpace, Study, TrialState, Value,
+};
+use knob_samplers::{GpSampler, GridSampler, RandomSampler, SobolSampler, TpeSampler, ZoomSampler};
+
+const ALL: &[&str] = &["grid", "random", "sobol", "zoom", "gp", "tpe"];
+const MODEL_BASED: &[&str] = &["zoom", "gp", "tpe"];
+
+fn sampler(name: &str) -> Box<dyn Sampler> {
+    match name {
+        "grid" => Box::new(GridSampler::new().shuffled()),
+        "grid2" => Box::new(GridSampler::new().resolution(2).shuffled()),
+        "random" => Box::new(RandomSampler::new()),
+        "sobol" => Box::new(SobolSampler::new()),
+        "zoom" => Box::new(ZoomSampler::new()),
+        "gp" => Box::new(GpSampler::new()),
+        "tpe" => Box::new(TpeSampler::new()),
+        _ => unreachable!("unknown sampler {name}"),
+    }
+}
+
+/// A space with every kind of parameter.
+fn mixed_space() -> SearchSpace {
+    SearchSpace::builder()
+        .float("lr", 1e-4, 1e-1, Scale::Log)
+        .float("beta", 0.9, 0.999, Scale::LogOneMinus)
+        .int("layers", 1, 3, Scale::Linear)
+        .int("units", 16, 256, Scale::Log)
+        .categorical("act", ["relu", "tanh", "gelu"])
+        .build()
+        .unwrap()
+}
+
+/// A smooth objective on the mixed space, best at lr 1e-2, β 0.99, 2 layers, 64 units, gelu.
+fn mixed_objective(p: &knob_core::Params) -> f64 {
+    let lr = p.float("lr").unwrap();
+    let beta = p.float("beta").unwrap();
+    let layers = p.int("layers").unwrap() as f64;
+    let units = p.int("units").unwrap() as f64;
+    let act = match p.value("act").unwrap() {
+        Value::Str(s) if s == "gelu" => 0.0,
+        _ => 0.3,
+    };
+    (lr.log10() + 2.0).powi(2)
+        + ((1.0 - beta).log10() + 2.0).powi(2)
+        + 0.2 * (layers - 2.0).powi(2)
+        + (units / 64.0).log2().powi(2) / 4.0
+        + act
+}
+
+/// A study of `n` complete trials on the mixed space.
+fn run(name: &str, seed: u64, n: usize, journal: Option<&std::path::Path>) -> Study {
+    let mut builder = Study::builder(mixed_space())
+        .sampler(sampler(name))
+        .seed(seed);
+    if let Some(path) = journal {
+        builder = builder.journal(path);
+    }
+    let study = builder.build().unwrap();
+    for _ in 0..n {
+        let t = study.ask().unwrap().expect("the sampler has points left");
+        study
+            .tell(t.number, Outcome::Complete(mixed_objective(&t.params)))
+            .unwrap();
+    }
+    study
+}
+
+#[test]
+fn deterministic_for_a_seed_and_history() {
+    for name in ALL {
+        let history = run(name, 3, 14, None).history().unwrap();
+        let space = mixed_space();
+        let first = sampler(name)
+            .suggest(&space, &history, &mut trial_rng(3, 14))
+            .unwrap();
+        let again = sampler(name)
+            .suggest(&space, &history, &mut trial_rng(3, 14))
+            .unwrap();
+        assert_eq!(first, again, "{name}");
+    }
+}
+
+#[test]
+fn suggestions_lie_in_the_cube_and_on_each_parameters_values() {
+    let space = mixed_space();
+    for name in ALL {
+        let study = run(name, 5, 25, None);
+        let history = study.history().unwrap();
+        for k in 0..5 {
+            let u = sampler(name)
+                .suggest(&space, &history, &mut trial_rng(5, 25 + k))
+                .unwrap()
+                .expect("points left");
+            assert_eq!(u.len(), space.len(), "{name}");
+            assert!(u.iter().all(|x| (0.0..=1.0).contains(x)), "{name}: {u:?}");
+        }
+        for t in study.trials().unwrap() {
+            for (p, (_, value)) in space.params().iter().zip(t.params.iter()) {
+                match (&p.domain, value) {
+                    (Domain::Int { low, high, .. }, Value::Int(i)) => {
+                        assert!(low <= i && i <= high)
+                    }
+                    (Domain::Categorical { choices }, v) => assert!(choices.contains(v)),
+                    (Domain::Float { low, high, .. }, Value::Float(x)) => {
+                        assert!(low <= x && x <= high)
+                    }
+                    other => panic!("{name}: {other:?}"),
+                }
+            }
+            assert_eq!(
+                space.to_unit(&t.params).unwrap(),
+                t.unit,
+                "{name}: the unit point is canonical"
+            );
+        }
+    }
+}
+
+#[test]
+fn workers_asking_at_once_get_different_points() {
+    for name in ALL {
+        let study = run(name, 7, 15, None);
+        let a = study.ask().unwrap().unwrap();
+        let b = study.ask().unwrap().unwrap();
+        let history = study.history().unwrap();
+        let (ua, ub) = (
+            &history.get(a.number).unwrap().unit,
+            &history.get(b.number).unwrap().unit,
+        );
+        let distance: f64 = ua
+            .iter()
+            .zip(ub)
+            .map(|(x, y)| (x - y).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(distance > 1e-6, "{name}: both workers got {:?}", a.params);
+    }
+}
+
+#[test]
+fn resuming_from_the_journal_gives_the_same_next_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ALL {
+        let uninterrupted = run(name, 11, 16, None).trials().unwrap();
+        let path = dir.path().join(format!("{name}.jsonl"));
+        drop(run(name, 11, 12, Some(&path)));
+        let resumed = run(name, 11, 4, Some(&path)).trials().unwrap();
+        let params =
+            |ts: &[knob_core::Trial]| ts.iter().map(|t| t.params.clone()).collect::<Vec<_>>();
+        assert_eq!(params(&resumed), params(&uninterrupted), "{name}");
+    }
+}
+
+/// With `x0` and `x1` on identical bounds but optima at opposite ends, a sampler that
+/// modelled both from one parameter's history (as a known Rust TPE does) would drag
+/// both towards the same value.
+#[test]
+fn parameters_with_equal_bounds_get_their_own_models() {
+    let space = SearchSpace::builder()
+        .float("x0", 0.0, 1.0, Scale::Linear)
+        .float("x1", 0.0, 1.0, Scale::Linear)
+        .float("x2", 0.0, 1.0, Scale::Linear)
+        .build()
+        .unwrap();
+    for name in MODEL_BASED {
+        let study = Study::builder(space.clone())
+            .sampler(sampler(name))
+            .seed(1)
+            .build()
+            .unwrap();
+        for _ in 0..40 {
+            let t = study.ask().unwrap().unwrap();
+            let x = |n: &str| t.params.float(n).unwrap();
+            let value = (x("x0") - 0.1).powi(2) + (x("x1") - 0.9).powi(2) + (x("x2") - 0.5).powi(2);
+            study.tell(t.number, Outcome::Complete(value)).unwrap();
+        }
+        let best = study.best_trial().unwrap().unwrap();
+        let x = |n: &str| best.params.float(n).unwrap();
+        assert!(
+            x("x0") < 0.3 && x("x1") > 0.7,
+            "{name}: best at {}",
+            best.params
+        );
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Median final regret over `seeds` of `name` on `function` with `budget` trials.
+fn median_regret(name: &str, function: &str, seeds: u64, budget: usize) -> f64 {
+    let f = TestFunction::by_name(function).unwrap();
+    let regrets = (0..seeds)
+        .map(|seed| {
+            let study = Study::builder(f.space())
+                .sampler(sampler(name))
+                .seed(seed)
+                .build()
+                .unwrap();
+            for _ in 0..budget {
+                let t = study.ask().unwrap().unwrap();
+                study
+                    .tell(t.number, Outcome::Complete(f.eval(&t.params)))
+                    .unwrap();
+            }
+            let history: History = study.history().unwrap();
+            assert_eq!(history.in_state(TrialState::Complete).count(), budget);
+            history.best().unwrap().value.unwrap() - f.minimum
+        })
+        .collect();
+    median(regrets)
+}
+
+#[test]
+fn model_based_samplers_beat_random_search() {
+    for function in ["lowdim10", "hartmann6"] {
+        let random = median_regret("random", function, 5, 40);
+        for name in ["gp", "tpe"] {
+            let model = median_regret(name, function, 5, 40);
+            assert!(
+                model < random,
+                "{name} on {function}: median regret {model} vs random {random}"
+            );
+        }
+    }
+}
+
+#[test]
+fn random_search_beats_a_grid_when_few_parameters_matter() {
+    // A grid of about 50 points in 10 dimensions has 2 values per parameter (1024
+    // points, 50 of them visited in shuffled order), so the two parameters that matter
+    // only ever see 0 and 1.
+    let grid = median_regret("grid2", "lowdim10", 5, 50);
+    let random = median_regret("random", "lowdim10", 5, 50);
+    assert!(random * 5.0 < grid, "random {random} vs grid {grid}");
+}
