@@ -87,6 +87,14 @@ pub enum SpaceError {
         /// The repeated choice.
         choice: String,
     },
+    /// A prior that does not fit its parameter.
+    #[error("parameter `{name}`: invalid prior: {message}")]
+    InvalidPrior {
+        /// The parameter.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A search space file that does not parse.
     #[error("search space file {path}: {message}")]
     File {

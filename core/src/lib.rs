@@ -43,7 +43,7 @@ pub use history::{History, Observation};
 pub use params::{Params, Value};
 pub use pruner::{NopPruner, Pruner};
 pub use sampler::{study_rng, trial_rng, KnobRng, Sampler};
-pub use space::{Domain, Param, Scale, SearchSpace, SpaceBuilder};
+pub use space::{Domain, Param, Prior, Scale, SearchSpace, SpaceBuilder};
 pub use storage::{Event, JournalStorage, MemoryStorage, Owner, Storage, FORMAT_VERSION};
 pub use study::{Leaderboard, Outcome, Study, StudyBuilder, Summary};
 pub use trainer::{Trainer, TrialContext};

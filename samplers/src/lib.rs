@@ -17,6 +17,7 @@
 mod gp;
 mod grid;
 mod optim;
+mod prior;
 mod random;
 mod sobol;
 mod tpe;

@@ -3,9 +3,14 @@
 use knob_core::{History, KnobRng, Result, Sampler, SearchSpace};
 use rand::Rng;
 
+use crate::prior::{truncated_normal, unit_priors};
+
 /// Independent uniform draws in the unit cube, which the space maps to each
 /// parameter's scale: log-uniform learning rates, log-uniform `1 - β` momenta, every
 /// integer of a range equally often, every choice equally often.
+///
+/// A parameter with a [`Prior`](knob_core::Prior) is drawn from it instead: a normal
+/// around the believed-good value, truncated to the range.
 ///
 /// It ignores the history, so it is the baseline every other sampler must beat, and
 /// the right pick when trials are cheap, many run at once, or only a few of many
@@ -38,6 +43,14 @@ impl Sampler for RandomSampler {
         _history: &History,
         rng: &mut KnobRng,
     ) -> Result<Option<Vec<f64>>> {
-        Ok(Some((0..space.len()).map(|_| rng.gen::<f64>()).collect()))
+        Ok(Some(
+            unit_priors(space)
+                .into_iter()
+                .map(|prior| match prior {
+                    Some((centre, spread)) => truncated_normal(centre, spread, rng),
+                    None => rng.gen::<f64>(),
+                })
+                .collect(),
+        ))
     }
 }

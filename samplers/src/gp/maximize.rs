@@ -8,8 +8,17 @@ use rand_distr::{Distribution, StandardNormal};
 use super::acquisition::Acquisition;
 use super::model::Posterior;
 use crate::optim::minimize;
+use crate::prior::log_prior;
 use crate::sobol::sobol_point;
 use crate::tpe::Axis;
+
+/// A prior over the cube that the acquisition is weighted by (πBO): `weight` times the
+/// log prior density is added to the (log-scale) acquisition.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PriorWeight<'a> {
+    pub priors: &'a [Option<(f64, f64)>],
+    pub weight: f64,
+}
 
 /// How hard to search.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +41,7 @@ pub(crate) fn maximize(
     axes: &[Axis],
     incumbents: &[&[f64]],
     snap: &dyn Fn(&[f64]) -> Vec<f64>,
+    prior: PriorWeight<'_>,
     effort: Effort,
     rng: &mut KnobRng,
 ) -> Vec<f64> {
@@ -53,12 +63,14 @@ pub(crate) fn maximize(
             .collect();
         candidates.push(snap(&p));
     }
-    let value = |m: f64, v: f64| acq.eval(m, v, best).0;
+    let value = |m: f64, v: f64, p: &[f64]| {
+        acq.eval(m, v, best).0 + prior.weight * log_prior(prior.priors, p, None)
+    };
     let mut scored: Vec<(f64, Vec<f64>)> = post
         .predict_many(&candidates)
         .into_iter()
         .zip(candidates)
-        .map(|((m, v), p)| (value(m, v), p))
+        .map(|((m, v), p)| (value(m, v, &p), p))
         .filter(|(a, _)| a.is_finite())
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -82,10 +94,12 @@ pub(crate) fn maximize(
             }
             let (m, v, dm, dv) = post.predict_grad(&point);
             let (a, da_dm, da_dv) = acq.eval(m, v, best);
+            let mut prior_grad = vec![0.0; dims];
+            let lp = log_prior(prior.priors, &point, Some(&mut prior_grad));
             for (k, &d) in numeric.iter().enumerate() {
-                grad[k] = -(da_dm * dm[d] + da_dv * dv[d]);
+                grad[k] = -(da_dm * dm[d] + da_dv * dv[d] + prior.weight * prior_grad[d]);
             }
-            -a
+            -(a + prior.weight * lp)
         };
         let x0: Vec<f64> = numeric.iter().map(|&d| start[d]).collect();
         let (x, _) = minimize(&mut objective, &x0, &lower, &upper, 100);
@@ -95,7 +109,7 @@ pub(crate) fn maximize(
         }
         let polished = snap(&polished);
         let (m, v) = post.predict(&polished);
-        let a = value(m, v);
+        let a = value(m, v, &polished);
         if a > best_value {
             best_value = a;
             best_point = polished;

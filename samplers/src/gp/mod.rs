@@ -10,9 +10,10 @@ pub use acquisition::Acquisition;
 use knob_core::{study_rng, Domain, History, KnobRng, Result, Sampler, SearchSpace};
 use rand::Rng;
 
+use crate::prior::{truncated_normal, unit_priors};
 use crate::sobol::sobol_point;
 use crate::tpe::Axis;
-use maximize::{maximize, Effort};
+use maximize::{maximize, Effort, PriorWeight};
 use model::{fit, Posterior};
 
 /// Bayesian optimization with a Gaussian process.
@@ -29,7 +30,9 @@ use model::{fit, Posterior};
 /// (the kriging believer), which shrinks the uncertainty there so parallel workers get
 /// different points.
 ///
-/// The first `startup` trials (default 10) are a scrambled Sobol design.
+/// The first `startup` trials (default 10) are a scrambled Sobol design. Parameters
+/// with a [`Prior`](knob_core::Prior) are drawn from it in the design, and the
+/// acquisition is weighted by the prior afterwards, less with every trial.
 ///
 /// Pick it when trials are expensive and few (tens to a couple of hundred) over up to
 /// about 20 parameters: it is the most sample-efficient sampler here on smooth
@@ -48,6 +51,7 @@ pub struct GpSampler {
     restarts: usize,
     effort: Effort,
     warp: bool,
+    prior_strength: f64,
 }
 
 impl Default for GpSampler {
@@ -57,6 +61,7 @@ impl Default for GpSampler {
             acquisition: Acquisition::LogEi,
             restarts: 1,
             warp: true,
+            prior_strength: 10.0,
             effort: Effort {
                 scan: 1024,
                 near_best: 128,
@@ -88,6 +93,15 @@ impl GpSampler {
     /// which helps on skewed, heavy-tailed objectives and costs little on others.
     pub fn warp_outputs(mut self, warp: bool) -> Self {
         self.warp = warp;
+        self
+    }
+
+    /// How long parameter priors keep their pull: the acquisition is multiplied by the
+    /// prior density to the power `strength / n` after `n` trials (πBO, Hvarfner et
+    /// al., 2022), so the prior leads early and fades as evidence accumulates.
+    /// Default 10.
+    pub fn prior_strength(mut self, strength: f64) -> Self {
+        self.prior_strength = strength.max(0.0);
         self
     }
 
@@ -124,9 +138,17 @@ impl Sampler for GpSampler {
         rng: &mut KnobRng,
     ) -> Result<Option<Vec<f64>>> {
         let observations: Vec<_> = history.observations().collect();
+        let priors = unit_priors(space);
         if observations.len() < self.startup {
+            // The Sobol design, with parameters that have a prior drawn from it.
             let seed = study_rng(rng).gen();
-            return Ok(Some(sobol_point(history.len() as u64, space.len(), seed)));
+            let mut point = sobol_point(history.len() as u64, space.len(), seed);
+            for (u, prior) in point.iter_mut().zip(&priors) {
+                if let Some((centre, spread)) = prior {
+                    *u = truncated_normal(*centre, *spread, rng);
+                }
+            }
+            return Ok(Some(point));
         }
         let axes = Axis::of(space);
         let mut x: Vec<Vec<f64>> = observations.iter().map(|o| o.unit.to_vec()).collect();
@@ -165,6 +187,10 @@ impl Sampler for GpSampler {
             &axes,
             &incumbents,
             &snap,
+            PriorWeight {
+                priors: &priors,
+                weight: self.prior_strength / observations.len() as f64,
+            },
             self.effort,
             rng,
         );

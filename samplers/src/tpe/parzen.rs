@@ -4,6 +4,8 @@
 use knob_core::{Domain, KnobRng, SearchSpace};
 use rand::Rng;
 
+use crate::prior::truncated_normal;
+
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 
 /// How one coordinate is modelled.
@@ -59,11 +61,15 @@ pub(crate) struct Parzen {
 pub(crate) struct Bandwidth {
     pub multivariate: bool,
     pub prior_weight: f64,
+    /// Per-parameter prior (centre, spread) in the unit interval.
+    pub priors: Option<Vec<Option<(f64, f64)>>>,
 }
 
 impl Parzen {
     /// An estimator of `points` (each a unit point), weighted by `weights`.
     pub(crate) fn new(points: &[&[f64]], weights: &[f64], axes: &[Axis], bw: &Bandwidth) -> Self {
+        let no_priors = vec![None; axes.len()];
+        let priors = bw.priors.as_deref().unwrap_or(&no_priors);
         let n = points.len();
         let mut w: Vec<f64> = weights.to_vec();
         w.push(bw.prior_weight);
@@ -97,8 +103,10 @@ impl Parzen {
                     for s in &mut sigmas {
                         *s = s.clamp(min_sigma, 1.0);
                     }
-                    mus.push(0.5);
-                    sigmas.push(1.0);
+                    // The prior kernel: the user's belief, or flat-ish over the range.
+                    let (centre, spread) = priors[d].unwrap_or((0.5, 1.0));
+                    mus.push(centre);
+                    sigmas.push(spread);
                     let log_norm = mus
                         .iter()
                         .zip(&sigmas)
@@ -255,18 +263,6 @@ fn mass_inside(mu: f64, sigma: f64) -> f64 {
     (normal_cdf((1.0 - mu) / sigma) - normal_cdf(-mu / sigma)).max(1e-300)
 }
 
-fn truncated_normal(mu: f64, sigma: f64, rng: &mut KnobRng) -> f64 {
-    use rand_distr::{Distribution, StandardNormal};
-    for _ in 0..64 {
-        let z: f64 = StandardNormal.sample(rng);
-        let x = mu + sigma * z;
-        if (0.0..=1.0).contains(&x) {
-            return x;
-        }
-    }
-    mu.clamp(0.0, 1.0)
-}
-
 pub(crate) fn log_sum_exp(values: &[f64]) -> f64 {
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if max == f64::NEG_INFINITY {
@@ -286,6 +282,7 @@ mod tests {
         let bw = Bandwidth {
             multivariate: false,
             prior_weight: 1.0,
+            priors: None,
         };
         let p = Parzen::new(&points, &[1.0; 3], &[Axis::Numeric], &bw);
         let n = 10_000;
@@ -317,6 +314,7 @@ mod tests {
         let bw = Bandwidth {
             multivariate: true,
             prior_weight: 1.0,
+            priors: None,
         };
         let p = Parzen::new(&points, &[1.0; 3], &[Axis::Categorical(3)], &bw);
         let total: f64 = [0.1, 0.5, 0.9].iter().map(|&x| p.log_pdf(&[x]).exp()).sum();
