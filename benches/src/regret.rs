@@ -198,3 +198,76 @@ pub fn summary_table(runs: &[Run]) -> String {
     }
     out
 }
+
+/// The median regret after each trial, per function (in first-seen order) and sampler.
+pub fn median_curves(runs: &[Run]) -> Vec<(String, Vec<(String, Vec<f64>)>)> {
+    let mut out: Vec<(String, Vec<(String, Vec<f64>)>)> = Vec::new();
+    for r in runs {
+        if !out.iter().any(|(f, _)| *f == r.function) {
+            out.push((r.function.clone(), Vec::new()));
+        }
+        let entry = out
+            .iter_mut()
+            .find(|(f, _)| *f == r.function)
+            .expect("just added");
+        if !entry.1.iter().any(|(s, _)| *s == r.sampler) {
+            entry.1.push((r.sampler.clone(), Vec::new()));
+        }
+    }
+    for (function, samplers) in &mut out {
+        let minimum = TestFunction::by_name(function).map_or(0.0, |t| t.minimum);
+        for (sampler, curve) in samplers.iter_mut() {
+            let group: Vec<&Run> = runs
+                .iter()
+                .filter(|r| r.function == *function && r.sampler == *sampler)
+                .collect();
+            let len = group.iter().map(|r| r.best_so_far.len()).min().unwrap_or(0);
+            *curve = (0..len)
+                .map(|t| {
+                    quantile(
+                        &group
+                            .iter()
+                            .map(|r| r.best_so_far[t] - minimum)
+                            .collect::<Vec<_>>(),
+                        0.5,
+                    )
+                })
+                .collect();
+        }
+    }
+    out
+}
+
+/// Draws the median regret curves, one panel per function, to a PNG.
+pub fn plot_curves(runs: &[Run], path: &std::path::Path) -> Result<(), knob_core::BoxError> {
+    use knob_callbacks::plot::{line_panels, Panel, Series};
+    let panels: Vec<Panel> = median_curves(runs)
+        .into_iter()
+        .map(|(function, samplers)| Panel {
+            title: function,
+            x_label: "trial".into(),
+            y_label: "median regret".into(),
+            log_y: true,
+            series: samplers
+                .into_iter()
+                .map(|(name, curve)| Series {
+                    name,
+                    points: curve
+                        .iter()
+                        .enumerate()
+                        .map(|(t, &r)| ((t + 1) as f64, r))
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    let columns = panels.len().min(3);
+    let rows = panels.len().div_ceil(columns.max(1)) as u32;
+    line_panels(
+        path,
+        "Median simple regret over seeds",
+        &panels,
+        columns,
+        (1500, 60 + 420 * rows.max(1)),
+    )
+}

@@ -4,6 +4,7 @@
 //! in a study or in your own training loop.
 
 mod early_stopping;
+pub mod plot;
 mod terminate_on_nan;
 
 pub use early_stopping::{EarlyStopping, Mode};

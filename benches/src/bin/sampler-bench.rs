@@ -1,16 +1,17 @@
 //! Runs samplers on standard test functions over seeds and prints one JSON line per run;
-//! `--summary FILE...` turns such output into a markdown table of final regret.
+//! `--summary FILE...` turns such output into a markdown table of final regret and a
+//! PNG of the median regret curves (`--png PATH`, default `sampler-regret.png`).
 //!
 //! ```text
 //! sampler-bench [--functions branin,hartmann6] [--samplers random,tpe] [--seeds 10]
 //!               [--budget 50]
-//! sampler-bench --summary runs.jsonl [more.jsonl ...]
+//! sampler-bench --summary [--png regret.png] runs.jsonl [more.jsonl ...]
 //! ```
 
 use std::io::{BufRead, Write};
 
 use knob_benches::functions::TestFunction;
-use knob_benches::regret::{run, summary_table, Run, SAMPLERS};
+use knob_benches::regret::{plot_curves, run, summary_table, Run, SAMPLERS};
 
 fn fail(message: &str) -> ! {
     eprintln!("sampler-bench: {message}");
@@ -20,8 +21,20 @@ fn fail(message: &str) -> ! {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--summary") {
+        let mut files: Vec<&String> = args[1..].iter().collect();
+        let mut png = std::path::PathBuf::from("sampler-regret.png");
+        if let Some(i) = files.iter().position(|a| *a == "--png") {
+            let path = files
+                .get(i + 1)
+                .unwrap_or_else(|| fail("--png needs a path"));
+            png = path.into();
+            files.drain(i..i + 2);
+        }
+        if files.is_empty() {
+            fail("--summary needs result files");
+        }
         let mut runs = Vec::new();
-        for path in &args[1..] {
+        for path in files {
             let file = std::fs::File::open(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
             for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
                 let line = line.unwrap_or_else(|e| fail(&format!("{path}: {e}")));
@@ -34,6 +47,8 @@ fn main() {
             }
         }
         print!("{}", summary_table(&runs));
+        plot_curves(&runs, &png).unwrap_or_else(|e| fail(&format!("{}: {e}", png.display())));
+        println!("\nMedian regret curves: {}", png.display());
         return;
     }
 
