@@ -199,9 +199,12 @@ pub fn summary_table(runs: &[Run]) -> String {
     out
 }
 
+/// A sampler's median regret after each trial.
+pub type Curve = (String, Vec<f64>);
+
 /// The median regret after each trial, per function (in first-seen order) and sampler.
-pub fn median_curves(runs: &[Run]) -> Vec<(String, Vec<(String, Vec<f64>)>)> {
-    let mut out: Vec<(String, Vec<(String, Vec<f64>)>)> = Vec::new();
+pub fn median_curves(runs: &[Run]) -> Vec<(String, Vec<Curve>)> {
+    let mut out: Vec<(String, Vec<Curve>)> = Vec::new();
     for r in runs {
         if !out.iter().any(|(f, _)| *f == r.function) {
             out.push((r.function.clone(), Vec::new()));
