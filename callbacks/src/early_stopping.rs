@@ -160,10 +160,6 @@ impl Callback for EarlyStopping {
         }
         Ok(Control::Continue)
     }
-
-    fn name(&self) -> &str {
-        "EarlyStopping"
-    }
 }
 
 #[cfg(test)]

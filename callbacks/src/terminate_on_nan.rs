@@ -46,10 +46,6 @@ impl Callback for TerminateOnNaN {
             Control::Continue
         })
     }
-
-    fn name(&self) -> &str {
-        "TerminateOnNaN"
-    }
 }
 
 #[cfg(test)]

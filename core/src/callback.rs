@@ -298,10 +298,6 @@ impl Callback for CallbackList {
         })
         .map(drop)
     }
-
-    fn name(&self) -> &str {
-        "CallbackList"
-    }
 }
 
 type EpochEndFn = dyn FnMut(usize, &Logs, &EpochView<'_>) -> Result<Control, BoxError> + Send;
@@ -410,10 +406,6 @@ impl Callback for LambdaCallback {
 
     fn on_train_end(&mut self, logs: &Logs) -> Result<(), BoxError> {
         self.train_end.as_mut().map_or(Ok(()), |f| f(logs))
-    }
-
-    fn name(&self) -> &str {
-        "LambdaCallback"
     }
 }
 

@@ -181,10 +181,6 @@ impl Sampler for GridSampler {
             .collect();
         Ok(Some(point))
     }
-
-    fn name(&self) -> &str {
-        "GridSampler"
-    }
 }
 
 /// A bijection of `0..n`: the identity, or a keyed shuffle that needs no table, so a

@@ -46,10 +46,6 @@ impl Sampler for SobolSampler {
         let seed = study_rng(rng).gen();
         Ok(Some(sobol_point(history.len() as u64, space.len(), seed)))
     }
-
-    fn name(&self) -> &str {
-        "SobolSampler"
-    }
 }
 
 #[cfg(test)]

@@ -150,8 +150,4 @@ impl Sampler for ZoomSampler {
             .suggest(space, &inner_history, rng)?
             .map(|u| b.to_outer(&u)))
     }
-
-    fn name(&self) -> &str {
-        "ZoomSampler"
-    }
 }

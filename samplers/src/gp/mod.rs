@@ -196,8 +196,4 @@ impl Sampler for GpSampler {
         );
         Ok(Some(point))
     }
-
-    fn name(&self) -> &str {
-        "GpSampler"
-    }
 }

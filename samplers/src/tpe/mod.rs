@@ -158,10 +158,6 @@ impl Sampler for TpeSampler {
         };
         Ok(Some(best))
     }
-
-    fn name(&self) -> &str {
-        "TpeSampler"
-    }
 }
 
 #[cfg(test)]
