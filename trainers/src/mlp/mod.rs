@@ -1,0 +1,296 @@
+//! The MLP trainer: a trial's params in, a trained dfdx MLP's validation metric out.
+
+mod config;
+mod network;
+mod optimizer;
+
+pub use config::{Activation, Config, Decay, OptimizerKind};
+
+use std::sync::Arc;
+
+use dfdx::prelude::*;
+use knob_core::{
+    BoxError, Callback, Control, EpochView, ImageBatch, Logs, Params, Predictions, Trainer,
+    TrialContext, WeightSource, Weights,
+};
+use rand::seq::SliceRandom;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::Dataset;
+use network::Network;
+use optimizer::Optimizer;
+
+/// A dfdx device the MLP can train on.
+pub trait MlpDevice: Device<f32> + Clone {
+    /// The device with this ordinal (ignored on the CPU), its generator seeded.
+    fn build(ordinal: usize, seed: u64) -> Result<Self, BoxError>;
+}
+
+impl MlpDevice for Cpu {
+    fn build(_ordinal: usize, seed: u64) -> Result<Self, BoxError> {
+        Ok(Cpu::seed_from_u64(seed))
+    }
+}
+
+/// What a trial returns and reports each epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Objective {
+    /// Validation accuracy (maximize it).
+    #[default]
+    ValAccuracy,
+    /// Validation cross-entropy (minimize it).
+    ValLoss,
+}
+
+/// Trains a multilayer perceptron per trial, its shape and training set by the trial's
+/// params ([`Config`] lists them), and returns the validation metric.
+///
+/// Each epoch it hands the callbacks `loss`, `accuracy`, `val_loss`, `val_accuracy` and
+/// `lr`, the named weights, the validation predictions with their labels and the first
+/// five training images; it honours `Stop` and learning-rate changes from callbacks, and
+/// reports the objective to the study after every epoch so pruners can act.
+///
+/// Its matrix products run on a thread pool of its own (one thread by default), so a
+/// study with one worker per core does not oversubscribe the machine.
+///
+/// ```no_run
+/// use knob_core::{Params, Trainer, TrialContext};
+/// use knob_trainers::{data, MlpTrainer};
+/// let (train, valid) = data::prepare(data::digits(), 0.2, 0);
+/// let mut trainer = MlpTrainer::new(train, valid)?;
+/// let params = Params::from_iter([("lr", 3e-3.into()), ("epochs", 5.into())]);
+/// let accuracy = trainer.fit(&params, &mut TrialContext::standalone(params.clone()))?;
+/// # Ok::<(), knob_core::BoxError>(())
+/// ```
+pub struct MlpTrainer<D: MlpDevice = Cpu> {
+    train: Arc<Dataset>,
+    valid: Arc<Dataset>,
+    objective: Objective,
+    seed: u64,
+    ordinal: usize,
+    pool: rayon::ThreadPool,
+    images: Vec<f32>,
+    class_names: Vec<String>,
+    // The device is built per trial, inside the trainer's thread pool.
+    _device: std::marker::PhantomData<fn() -> D>,
+}
+
+impl MlpTrainer<Cpu> {
+    /// A CPU trainer on one thread.
+    pub fn new(train: Arc<Dataset>, valid: Arc<Dataset>) -> Result<Self, BoxError> {
+        Self::on_device(train, valid, 0)
+    }
+}
+
+impl<D: MlpDevice> MlpTrainer<D> {
+    /// A trainer on device `ordinal` (a GPU index; ignored on the CPU).
+    pub fn on_device(train: Arc<Dataset>, valid: Arc<Dataset>, ordinal: usize) -> Result<Self, BoxError> {
+        if train.is_empty() || valid.is_empty() {
+            return Err("the training and validation sets must not be empty".into());
+        }
+        if train.dim != valid.dim || train.classes != valid.classes {
+            return Err(format!(
+                "training data has {} features and {} classes, validation data {} and {}",
+                train.dim, train.classes, valid.dim, valid.classes
+            )
+            .into());
+        }
+        D::build(ordinal, 0)?;
+        let images = first_images(&train, 5);
+        Ok(Self {
+            class_names: (0..train.classes).map(|c| c.to_string()).collect(),
+            train,
+            valid,
+            objective: Objective::default(),
+            seed: 0,
+            ordinal,
+            pool: rayon::ThreadPoolBuilder::new().num_threads(1).build()?,
+            images,
+            _device: std::marker::PhantomData,
+        })
+    }
+
+    /// Threads for this trainer's matrix products (default 1).
+    pub fn threads(mut self, threads: usize) -> Result<Self, BoxError> {
+        self.pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build()?;
+        Ok(self)
+    }
+
+    /// What the trial returns (default: validation accuracy).
+    pub fn objective(mut self, objective: Objective) -> Self {
+        self.objective = objective;
+        self
+    }
+
+    /// The seed of initialization, shuffling and dropout, combined with the trial number.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Names of the classes, for confusion matrices.
+    pub fn class_names(mut self, names: Vec<String>) -> Self {
+        self.class_names = names;
+        self
+    }
+
+    fn batch(&self, data: &Dataset, rows: &[usize], dev: &D) -> Tensor<(usize, usize), f32, D> {
+        let mut x = Vec::with_capacity(rows.len() * data.dim);
+        for &i in rows {
+            x.extend_from_slice(data.row(i));
+        }
+        dev.tensor_from_vec(x, (rows.len(), data.dim))
+    }
+
+    /// Validation loss, accuracy and predicted classes.
+    fn evaluate(&self, net: &Network<D>, dev: &D) -> (f64, f64, Vec<usize>) {
+        let data = &self.valid;
+        let rows: Vec<usize> = (0..data.len()).collect();
+        let mut predicted = Vec::with_capacity(data.len());
+        let mut loss = 0.0;
+        for chunk in rows.chunks(512) {
+            let logits = net.predict(self.batch(data, chunk, dev)).as_vec();
+            for (row, &i) in logits.chunks(data.classes).zip(chunk) {
+                let (best, max) = argmax(row);
+                let log_sum = max as f64 + row.iter().map(|&z| ((z - max) as f64).exp()).sum::<f64>().ln();
+                loss += log_sum - row[data.labels[i]] as f64;
+                predicted.push(best);
+            }
+        }
+        let correct = predicted.iter().zip(&data.labels).filter(|(p, l)| p == l).count();
+        (loss / data.len() as f64, correct as f64 / data.len() as f64, predicted)
+    }
+
+    fn run(&self, config: &Config, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
+        let info = ctx.info().clone();
+        let seed = self.seed ^ info.number.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let dev = D::build(self.ordinal, seed)?;
+        let (train, classes) = (&self.train, self.train.classes);
+        let mut sizes = vec![train.dim];
+        sizes.extend(&config.hidden);
+        sizes.push(classes);
+        let mut net = Network::new(&dev, &sizes, config);
+        let mut optimizer = Optimizer::new(config.optimizer, config.lr, config.weight_decay);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        // Callbacks that change the learning rate scale the schedule from then on.
+        let mut scale = 1.0;
+        let mut logs = Logs::new();
+        let mut value = f64::NAN;
+        ctx.callbacks.on_train_begin(&info)?;
+        for epoch in 0..config.epochs {
+            let scheduled = config.decay.at(config.lr, epoch) * scale;
+            let begin = EpochView::new(&info).with_learning_rate(scheduled);
+            ctx.callbacks.on_epoch_begin(epoch, &begin)?;
+            optimizer.lr = begin.learning_rate().unwrap_or(scheduled);
+            scale *= optimizer.lr / scheduled;
+
+            order.shuffle(&mut rng);
+            let (mut loss_sum, mut correct, mut stopped) = (0.0f64, 0usize, false);
+            let mut seen = 0;
+            for (b, rows) in order.chunks(config.batch_size).enumerate() {
+                let x = self.batch(train, rows, &dev);
+                let mut onehot = vec![0.0f32; rows.len() * classes];
+                for (k, &i) in rows.iter().enumerate() {
+                    onehot[k * classes + train.labels[i]] = 1.0;
+                }
+                let y = dev.tensor_from_vec(onehot, (rows.len(), classes));
+                let (loss, logits) = net.train_step(x, y, &mut optimizer);
+                let hits = logits
+                    .chunks(classes)
+                    .zip(rows)
+                    .filter(|(row, &i)| argmax(row).0 == train.labels[i])
+                    .count();
+                loss_sum += loss as f64 * rows.len() as f64;
+                correct += hits;
+                seen += rows.len();
+                let batch_logs = Logs::from([
+                    ("loss".to_owned(), loss as f64),
+                    ("accuracy".to_owned(), hits as f64 / rows.len() as f64),
+                ]);
+                if ctx.callbacks.on_batch_end(b, &batch_logs)? == Control::Stop {
+                    stopped = true;
+                    break;
+                }
+            }
+            let train_loss = loss_sum / seen.max(1) as f64;
+            if !train_loss.is_finite() {
+                return Err(format!("training diverged: the loss is {train_loss} in epoch {epoch}").into());
+            }
+            let (val_loss, val_accuracy, predicted) = self.evaluate(&net, &dev);
+            logs = Logs::from([
+                ("loss".to_owned(), train_loss),
+                ("accuracy".to_owned(), correct as f64 / seen.max(1) as f64),
+                ("val_loss".to_owned(), val_loss),
+                ("val_accuracy".to_owned(), val_accuracy),
+                ("lr".to_owned(), optimizer.lr),
+            ]);
+            let weights = NetworkWeights(&net);
+            let (h, w) = train.image.unwrap_or((1, train.dim));
+            let view = EpochView::new(&info)
+                .with_weights(&weights)
+                .with_predictions(Predictions {
+                    predicted: &predicted,
+                    actual: &self.valid.labels,
+                    class_names: &self.class_names,
+                })
+                .with_images(ImageBatch { height: h, width: w, channels: 1, pixels: &self.images })
+                .with_learning_rate(optimizer.lr);
+            let control = ctx.callbacks.on_epoch_end(epoch, &logs, &view)?;
+            if let Some(lr) = view.learning_rate() {
+                scale *= lr / optimizer.lr;
+            }
+            value = match self.objective {
+                Objective::ValAccuracy => val_accuracy,
+                Objective::ValLoss => val_loss,
+            };
+            let pruned = ctx.report(epoch as u64, value)? == Control::Stop;
+            if pruned || stopped || control == Control::Stop {
+                break;
+            }
+        }
+        ctx.callbacks.on_train_end(&logs)?;
+        Ok(value)
+    }
+}
+
+impl<D: MlpDevice> Trainer for MlpTrainer<D> {
+    fn fit(&mut self, params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
+        let config = Config::from_params(params)?;
+        self.pool.install(|| self.run(&config, ctx))
+    }
+}
+
+/// The index and value of the largest entry.
+fn argmax(row: &[f32]) -> (usize, f32) {
+    row.iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, v)| if v > best.1 { (i, v) } else { best })
+}
+
+/// The first `n` examples as images in [0, 1] (each stretched to its own range), for
+/// image summaries: the features themselves may be standardized.
+fn first_images(data: &Dataset, n: usize) -> Vec<f32> {
+    let mut out = Vec::new();
+    for i in 0..n.min(data.len()) {
+        let row = data.row(i);
+        let (lo, hi) = row.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        out.extend(row.iter().map(|x| (x - lo) / span));
+    }
+    out
+}
+
+/// Lends the network's weights to callbacks, copying each tensor to the host only when
+/// a callback asks.
+struct NetworkWeights<'a, D: MlpDevice>(&'a Network<D>);
+
+impl<D: MlpDevice> WeightSource for NetworkWeights<'_, D> {
+    fn for_each_weight(&self, visit: &mut dyn FnMut(Weights<'_>)) {
+        for (name, shape, values) in self.0.named() {
+            visit(Weights { name: &name, shape: &shape, values: &values });
+        }
+    }
+}
