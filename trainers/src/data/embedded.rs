@@ -16,7 +16,9 @@ fn parse(gz: &[u8], dim: usize, max_pixel: f32) -> Dataset {
     let mut features = Vec::new();
     let mut labels = Vec::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
-        let mut values = line.split(',').map(|v| v.trim().parse::<f32>().expect("numeric CSV"));
+        let mut values = line
+            .split(',')
+            .map(|v| v.trim().parse::<f32>().expect("numeric CSV"));
         features.extend(values.by_ref().take(dim).map(|v| v / max_pixel));
         labels.push(values.next().expect("a label") as usize);
     }
@@ -49,11 +51,15 @@ mod tests {
     fn the_embedded_sets_have_their_documented_shape() {
         let d = digits();
         assert_eq!((d.len(), d.dim, d.classes), (1797, 64, 10));
-        let counts: Vec<usize> = (0..10).map(|c| d.labels.iter().filter(|&&l| l == c).count()).collect();
+        let counts: Vec<usize> = (0..10)
+            .map(|c| d.labels.iter().filter(|&&l| l == c).count())
+            .collect();
         assert_eq!(counts, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
         assert!(d.features.iter().all(|&x| (0.0..=1.0).contains(&x)));
         let m = mnist5k();
         assert_eq!((m.len(), m.dim), (5000, 784));
-        assert!(m.labels[..500].iter().all(|&l| l == 0) && m.labels[4500..].iter().all(|&l| l == 9));
+        assert!(
+            m.labels[..500].iter().all(|&l| l == 0) && m.labels[4500..].iter().all(|&l| l == 9)
+        );
     }
 }

@@ -22,7 +22,10 @@ fn read_file(path: &Path) -> Result<(Vec<usize>, Vec<u8>), String> {
         return Err(fail("no IDX magic number".into()));
     }
     if bytes[2] != 0x08 {
-        return Err(fail(format!("element type 0x{:02x} is not unsigned bytes (0x08)", bytes[2])));
+        return Err(fail(format!(
+            "element type 0x{:02x} is not unsigned bytes (0x08)",
+            bytes[2]
+        )));
     }
     let ndims = bytes[3] as usize;
     let header = 4 + 4 * ndims;
@@ -30,7 +33,9 @@ fn read_file(path: &Path) -> Result<(Vec<usize>, Vec<u8>), String> {
         return Err(fail("truncated header".into()));
     }
     let dims: Vec<usize> = (0..ndims)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
+        .map(|i| {
+            u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize
+        })
         .collect();
     let expected: usize = dims.iter().product();
     if bytes.len() - header != expected {
@@ -50,7 +55,10 @@ pub fn read_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Da
     let (idims, pixels) = read_file(images)?;
     let (ldims, classes) = read_file(labels)?;
     if idims.len() != 3 {
-        return Err(format!("IDX file {}: images need 3 dimensions, found {idims:?}", images.display()));
+        return Err(format!(
+            "IDX file {}: images need 3 dimensions, found {idims:?}",
+            images.display()
+        ));
     }
     if ldims.len() != 1 || ldims[0] != idims[0] {
         return Err(format!(
@@ -110,10 +118,16 @@ mod tests {
         let labels = dir.path().join("labels.idx");
         std::fs::write(&labels, idx(&[2], &[1, 2])).unwrap();
         let e = read_idx(&images, &labels).unwrap_err();
-        assert!(e.contains("images.idx") && e.contains("need 8 bytes"), "{e}");
+        assert!(
+            e.contains("images.idx") && e.contains("need 8 bytes"),
+            "{e}"
+        );
         std::fs::write(&images, idx(&[3, 2, 2], &[0; 12])).unwrap();
         let e = read_idx(&images, &labels).unwrap_err();
-        assert!(e.contains("labels.idx") && e.contains("for 3 images"), "{e}");
+        assert!(
+            e.contains("labels.idx") && e.contains("for 3 images"),
+            "{e}"
+        );
         let e = read_idx(dir.path().join("missing"), &labels).unwrap_err();
         assert!(e.contains("missing"), "{e}");
     }

@@ -100,7 +100,9 @@ impl Dataset {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (mut train, mut valid) = (Vec::new(), Vec::new());
         for class in 0..self.classes {
-            let mut members: Vec<usize> = (0..self.len()).filter(|&i| self.labels[i] == class).collect();
+            let mut members: Vec<usize> = (0..self.len())
+                .filter(|&i| self.labels[i] == class)
+                .collect();
             members.shuffle(&mut rng);
             let k = (members.len() as f64 * validation).round() as usize;
             valid.extend_from_slice(&members[..k]);
@@ -114,7 +116,11 @@ impl Dataset {
 
 /// Splits `data` (stratified, `validation` share, fixed by `seed`) and standardizes
 /// both parts with statistics of the training part: ready for [`crate::MlpTrainer`].
-pub fn prepare(data: Dataset, validation: f64, seed: u64) -> (std::sync::Arc<Dataset>, std::sync::Arc<Dataset>) {
+pub fn prepare(
+    data: Dataset,
+    validation: f64,
+    seed: u64,
+) -> (std::sync::Arc<Dataset>, std::sync::Arc<Dataset>) {
     let (mut train, mut valid) = data.split(validation, seed);
     let standardizer = Standardizer::fit(&train);
     standardizer.apply(&mut train);
@@ -149,7 +155,11 @@ impl Standardizer {
             .map(|(s, m)| {
                 let sd = (s / n - m * m).max(0.0).sqrt();
                 // Constant features (blank pixels) are centred, not blown up.
-                if sd > 1e-6 { (1.0 / sd) as f32 } else { 1.0 }
+                if sd > 1e-6 {
+                    (1.0 / sd) as f32
+                } else {
+                    1.0
+                }
             })
             .collect();
         Self {
@@ -180,7 +190,10 @@ mod tests {
         for class in 0..10 {
             let in_valid = valid.labels.iter().filter(|&&l| l == class).count();
             let total = data.labels.iter().filter(|&&l| l == class).count();
-            assert!((in_valid as f64 - 0.2 * total as f64).abs() <= 1.0, "class {class}");
+            assert!(
+                (in_valid as f64 - 0.2 * total as f64).abs() <= 1.0,
+                "class {class}"
+            );
         }
         assert_eq!(data.split(0.2, 7), (train.clone(), valid));
         assert_ne!(data.split(0.2, 8).0, train);
@@ -197,7 +210,11 @@ mod tests {
 
     #[test]
     fn inconsistent_sizes_are_refused() {
-        assert!(Dataset::new(vec![0.0; 5], vec![0, 1], 2, 2).unwrap_err().contains("5 feature values"));
-        assert!(Dataset::new(vec![0.0; 4], vec![0, 2], 2, 2).unwrap_err().contains("label 2"));
+        assert!(Dataset::new(vec![0.0; 5], vec![0, 1], 2, 2)
+            .unwrap_err()
+            .contains("5 feature values"));
+        assert!(Dataset::new(vec![0.0; 4], vec![0, 2], 2, 2)
+            .unwrap_err()
+            .contains("label 2"));
     }
 }

@@ -138,42 +138,69 @@ impl Config {
     /// Reads and checks the params; the error names the parameter at fault.
     pub fn from_params(p: &Params) -> Result<Self, BoxError> {
         let lr = p.float_or("lr", 1e-3)?;
-        check(lr > 0.0 && lr.is_finite(), "lr", format!("must be positive, got {lr}"))?;
+        check(
+            lr > 0.0 && lr.is_finite(),
+            "lr",
+            format!("must be positive, got {lr}"),
+        )?;
         let unit = |name: &str, value: f64| {
-            check((0.0..1.0).contains(&value), name, format!("must be in [0, 1), got {value}"))
+            check(
+                (0.0..1.0).contains(&value),
+                name,
+                format!("must be in [0, 1), got {value}"),
+            )
         };
-        let optimizer = match p.str_or("optimizer", "adam")? {
-            "sgd" => {
-                let momentum = p.float_or("momentum", 0.9)?;
-                unit("momentum", momentum)?;
-                OptimizerKind::Sgd { momentum, nesterov: p.bool_or("nesterov", false)? }
-            }
-            "adam" => {
-                let (beta1, beta2) = (p.float_or("beta1", 0.9)?, p.float_or("beta2", 0.999)?);
-                unit("beta1", beta1)?;
-                unit("beta2", beta2)?;
-                let eps = p.float_or("eps", 1e-8)?;
-                check(eps > 0.0, "eps", format!("must be positive, got {eps}"))?;
-                OptimizerKind::Adam { beta1, beta2, eps }
-            }
-            "rmsprop" => {
-                let beta = p.float_or("rms_beta", 0.9)?;
-                unit("rms_beta", beta)?;
-                let eps = p.float_or("rms_eps", 1e-8)?;
-                check(eps > 0.0, "rms_eps", format!("must be positive, got {eps}"))?;
-                OptimizerKind::RmsProp { beta, eps }
-            }
-            other => return Err(format!("parameter `optimizer`: unknown optimizer {other:?} (use adam, sgd or rmsprop)").into()),
-        };
+        let optimizer =
+            match p.str_or("optimizer", "adam")? {
+                "sgd" => {
+                    let momentum = p.float_or("momentum", 0.9)?;
+                    unit("momentum", momentum)?;
+                    OptimizerKind::Sgd {
+                        momentum,
+                        nesterov: p.bool_or("nesterov", false)?,
+                    }
+                }
+                "adam" => {
+                    let (beta1, beta2) = (p.float_or("beta1", 0.9)?, p.float_or("beta2", 0.999)?);
+                    unit("beta1", beta1)?;
+                    unit("beta2", beta2)?;
+                    let eps = p.float_or("eps", 1e-8)?;
+                    check(eps > 0.0, "eps", format!("must be positive, got {eps}"))?;
+                    OptimizerKind::Adam { beta1, beta2, eps }
+                }
+                "rmsprop" => {
+                    let beta = p.float_or("rms_beta", 0.9)?;
+                    unit("rms_beta", beta)?;
+                    let eps = p.float_or("rms_eps", 1e-8)?;
+                    check(eps > 0.0, "rms_eps", format!("must be positive, got {eps}"))?;
+                    OptimizerKind::RmsProp { beta, eps }
+                }
+                other => return Err(format!(
+                    "parameter `optimizer`: unknown optimizer {other:?} (use adam, sgd or rmsprop)"
+                )
+                .into()),
+            };
         let layers = p.int_or("layers", 1)?;
-        check(layers >= 1, "layers", format!("needs at least one hidden layer, got {layers}"))?;
+        check(
+            layers >= 1,
+            "layers",
+            format!("needs at least one hidden layer, got {layers}"),
+        )?;
         let units = p.int_or("units", 128)?;
         let hidden = (0..layers as usize)
             .map(|i| {
                 let name = format!("units_{i}");
                 let width = p.int_or(&name, units)?;
-                let shown = if p.get(&name).is_some() { name.as_str() } else { "units" };
-                check(width >= 1, shown, format!("must be at least 1, got {width}"))?;
+                let shown = if p.get(&name).is_some() {
+                    name.as_str()
+                } else {
+                    "units"
+                };
+                check(
+                    width >= 1,
+                    shown,
+                    format!("must be at least 1, got {width}"),
+                )?;
                 Ok(width as usize)
             })
             .collect::<Result<Vec<_>, BoxError>>()?;
@@ -195,14 +222,30 @@ impl Config {
             other => return Err(format!("parameter `lr_decay`: unknown schedule {other:?} (use none, exponential, step or inverse_time)").into()),
         };
         if decay != Decay::None {
-            check(gamma > 0.0 && gamma.is_finite(), "decay_rate", format!("must be positive, got {gamma}"))?;
+            check(
+                gamma > 0.0 && gamma.is_finite(),
+                "decay_rate",
+                format!("must be positive, got {gamma}"),
+            )?;
         }
         let batch_size = p.int_or("batch_size", 64)?;
-        check(batch_size >= 1, "batch_size", format!("must be at least 1, got {batch_size}"))?;
+        check(
+            batch_size >= 1,
+            "batch_size",
+            format!("must be at least 1, got {batch_size}"),
+        )?;
         let epochs = p.int_or("epochs", 10)?;
-        check(epochs >= 1, "epochs", format!("must be at least 1, got {epochs}"))?;
+        check(
+            epochs >= 1,
+            "epochs",
+            format!("must be at least 1, got {epochs}"),
+        )?;
         let weight_decay = p.float_or("weight_decay", 0.0)?;
-        check(weight_decay >= 0.0 && weight_decay.is_finite(), "weight_decay", format!("must be at least 0, got {weight_decay}"))?;
+        check(
+            weight_decay >= 0.0 && weight_decay.is_finite(),
+            "weight_decay",
+            format!("must be at least 0, got {weight_decay}"),
+        )?;
         Ok(Self {
             lr,
             optimizer,
@@ -234,25 +277,48 @@ mod tests {
         assert!(err(&[("layers", Value::Int(0))]).contains("`layers`"));
         assert!(err(&[("batch_size", Value::Int(0))]).contains("`batch_size`"));
         assert!(err(&[("optimizer", "adagrad".into())]).contains("unknown optimizer \"adagrad\""));
-        assert!(err(&[("units_1", Value::Int(0)), ("layers", Value::Int(2))]).contains("`units_1`"));
+        assert!(
+            err(&[("units_1", Value::Int(0)), ("layers", Value::Int(2))]).contains("`units_1`")
+        );
         assert!(err(&[("dropout", Value::Float(1.0))]).contains("`dropout`"));
-        assert!(err(&[("optimizer", "sgd".into()), ("momentum", Value::Float(1.2))]).contains("`momentum`"));
+        assert!(
+            err(&[("optimizer", "sgd".into()), ("momentum", Value::Float(1.2))])
+                .contains("`momentum`")
+        );
         assert!(err(&[("lr", "fast".into())]).contains("`lr`"));
     }
 
     #[test]
     fn defaults_and_per_layer_widths() {
-        let p = Params::from_iter([("layers", Value::Int(3)), ("units", Value::Int(32)), ("units_1", Value::Int(8))]);
+        let p = Params::from_iter([
+            ("layers", Value::Int(3)),
+            ("units", Value::Int(32)),
+            ("units_1", Value::Int(8)),
+        ]);
         let c = Config::from_params(&p).unwrap();
         assert_eq!(c.hidden, [32, 8, 32]);
-        assert_eq!(c.optimizer, OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+        assert_eq!(
+            c.optimizer,
+            OptimizerKind::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8
+            }
+        );
         assert_eq!((c.batch_size, c.epochs, c.lr), (64, 10, 1e-3));
     }
 
     #[test]
     fn schedules_decay_as_documented() {
         assert_eq!(Decay::Exponential { gamma: 0.5 }.at(1.0, 3), 0.125);
-        assert_eq!(Decay::Step { gamma: 0.1, every: 2 }.at(1.0, 3), 0.1);
+        assert_eq!(
+            Decay::Step {
+                gamma: 0.1,
+                every: 2
+            }
+            .at(1.0, 3),
+            0.1
+        );
         assert_eq!(Decay::InverseTime { gamma: 1.0 }.at(1.0, 3), 0.25);
     }
 }

@@ -85,7 +85,11 @@ impl MlpTrainer<Cpu> {
 
 impl<D: MlpDevice> MlpTrainer<D> {
     /// A trainer on device `ordinal` (a GPU index; ignored on the CPU).
-    pub fn on_device(train: Arc<Dataset>, valid: Arc<Dataset>, ordinal: usize) -> Result<Self, BoxError> {
+    pub fn on_device(
+        train: Arc<Dataset>,
+        valid: Arc<Dataset>,
+        ordinal: usize,
+    ) -> Result<Self, BoxError> {
         if train.is_empty() || valid.is_empty() {
             return Err("the training and validation sets must not be empty".into());
         }
@@ -113,7 +117,9 @@ impl<D: MlpDevice> MlpTrainer<D> {
 
     /// Threads for this trainer's matrix products (default 1).
     pub fn threads(mut self, threads: usize) -> Result<Self, BoxError> {
-        self.pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build()?;
+        self.pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build()?;
         Ok(self)
     }
 
@@ -153,13 +159,26 @@ impl<D: MlpDevice> MlpTrainer<D> {
             let logits = net.predict(self.batch(data, chunk, dev)).as_vec();
             for (row, &i) in logits.chunks(data.classes).zip(chunk) {
                 let (best, max) = argmax(row);
-                let log_sum = max as f64 + row.iter().map(|&z| ((z - max) as f64).exp()).sum::<f64>().ln();
+                let log_sum = max as f64
+                    + row
+                        .iter()
+                        .map(|&z| ((z - max) as f64).exp())
+                        .sum::<f64>()
+                        .ln();
                 loss += log_sum - row[data.labels[i]] as f64;
                 predicted.push(best);
             }
         }
-        let correct = predicted.iter().zip(&data.labels).filter(|(p, l)| p == l).count();
-        (loss / data.len() as f64, correct as f64 / data.len() as f64, predicted)
+        let correct = predicted
+            .iter()
+            .zip(&data.labels)
+            .filter(|(p, l)| p == l)
+            .count();
+        (
+            loss / data.len() as f64,
+            correct as f64 / data.len() as f64,
+            predicted,
+        )
     }
 
     fn run(&self, config: &Config, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
@@ -216,7 +235,10 @@ impl<D: MlpDevice> MlpTrainer<D> {
             }
             let train_loss = loss_sum / seen.max(1) as f64;
             if !train_loss.is_finite() {
-                return Err(format!("training diverged: the loss is {train_loss} in epoch {epoch}").into());
+                return Err(format!(
+                    "training diverged: the loss is {train_loss} in epoch {epoch}"
+                )
+                .into());
             }
             let (val_loss, val_accuracy, predicted) = self.evaluate(&net, &dev);
             logs = Logs::from([
@@ -235,7 +257,12 @@ impl<D: MlpDevice> MlpTrainer<D> {
                     actual: &self.valid.labels,
                     class_names: &self.class_names,
                 })
-                .with_images(ImageBatch { height: h, width: w, channels: 1, pixels: &self.images })
+                .with_images(ImageBatch {
+                    height: h,
+                    width: w,
+                    channels: 1,
+                    pixels: &self.images,
+                })
                 .with_learning_rate(optimizer.lr);
             let control = ctx.callbacks.on_epoch_end(epoch, &logs, &view)?;
             if let Some(lr) = view.learning_rate() {
@@ -267,7 +294,13 @@ fn argmax(row: &[f32]) -> (usize, f32) {
     row.iter()
         .copied()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, v)| if v > best.1 { (i, v) } else { best })
+        .fold((0, f32::NEG_INFINITY), |best, (i, v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
 }
 
 /// The first `n` examples as images in [0, 1] (each stretched to its own range), for
@@ -276,7 +309,11 @@ fn first_images(data: &Dataset, n: usize) -> Vec<f32> {
     let mut out = Vec::new();
     for i in 0..n.min(data.len()) {
         let row = data.row(i);
-        let (lo, hi) = row.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        let (lo, hi) = row
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
         let span = if hi > lo { hi - lo } else { 1.0 };
         out.extend(row.iter().map(|x| (x - lo) / span));
     }
@@ -290,7 +327,11 @@ struct NetworkWeights<'a, D: MlpDevice>(&'a Network<D>);
 impl<D: MlpDevice> WeightSource for NetworkWeights<'_, D> {
     fn for_each_weight(&self, visit: &mut dyn FnMut(Weights<'_>)) {
         for (name, shape, values) in self.0.named() {
-            visit(Weights { name: &name, shape: &shape, values: &values });
+            visit(Weights {
+                name: &name,
+                shape: &shape,
+                values: &values,
+            });
         }
     }
 }

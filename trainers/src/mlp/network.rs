@@ -133,21 +133,24 @@ impl<D: Device<f32>> Network<D> {
         // The first layer, off the tape.
         let first = &self.layers[0];
         let shape = (batch, first.w.shape().1);
-        let pre = x.clone().matmul(first.w.clone()) + first.b.clone().broadcast_like::<_, Axis<0>>(&shape);
+        let pre = x.clone().matmul(first.w.clone())
+            + first.b.clone().broadcast_like::<_, Axis<0>>(&shape);
         let pre_id = pre.clone();
         let mut h = pre.traced(Gradients::leaky());
         for i in 0..self.layers.len() {
             if i > 0 {
                 let layer = &self.layers[i];
                 let shape = (batch, layer.w.shape().1);
-                h = h.matmul(layer.w.clone()) + layer.b.clone().broadcast_like::<_, Axis<0>>(&shape);
+                h = h.matmul(layer.w.clone())
+                    + layer.b.clone().broadcast_like::<_, Axis<0>>(&shape);
             }
             if i < last {
                 let layer = &mut self.layers[i];
                 if let Some(bn) = &mut layer.norm {
                     let shape = *h.shape();
                     bn.update_running(&h.retaped::<NoneTape>());
-                    h = h.normalize::<Axis<0>>(BN_EPS) * bn.gamma.clone().broadcast_like::<_, Axis<0>>(&shape)
+                    h = h.normalize::<Axis<0>>(BN_EPS)
+                        * bn.gamma.clone().broadcast_like::<_, Axis<0>>(&shape)
                         + bn.beta.clone().broadcast_like::<_, Axis<0>>(&shape);
                 }
                 h = activate(h, self.activation);
@@ -167,7 +170,8 @@ impl<D: Device<f32>> Network<D> {
         let dw = x.permute::<_, Axes2<1, 0>>().matmul(dz.clone());
         let db = dz.sum::<(usize,), Axis<0>>();
         let first = &self.layers[0];
-        let surrogate = (first.w.trace(Gradients::leaky()) * dw).sum() + (first.b.trace(Gradients::leaky()) * db).sum();
+        let surrogate = (first.w.trace(Gradients::leaky()) * dw).sum()
+            + (first.b.trace(Gradients::leaky()) * db).sum();
         let first = surrogate.backward();
         (loss_value, logits, StepGrads { first, rest: grads })
     }
@@ -176,7 +180,11 @@ impl<D: Device<f32>> Network<D> {
     pub fn apply(&mut self, grads: &mut StepGrads<D>, optimizer: &mut Optimizer<D>) {
         optimizer.begin_step();
         for (i, layer) in self.layers.iter_mut().enumerate() {
-            let g = if i == 0 { &mut grads.first } else { &mut grads.rest };
+            let g = if i == 0 {
+                &mut grads.first
+            } else {
+                &mut grads.rest
+            };
             optimizer.update(&mut layer.w, g, true);
             optimizer.update(&mut layer.b, g, false);
         }
@@ -226,7 +234,12 @@ mod tests {
             .zip(labels)
             .map(|(row, &l)| {
                 let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
-                let lse = max + row.iter().map(|&z| (z as f64 - max).exp()).sum::<f64>().ln();
+                let lse = max
+                    + row
+                        .iter()
+                        .map(|&z| (z as f64 - max).exp())
+                        .sum::<f64>()
+                        .ln();
                 lse - row[l] as f64
             })
             .sum::<f64>()
@@ -237,7 +250,11 @@ mod tests {
     fn gradients_match_finite_differences() {
         let dev = Cpu::seed_from_u64(3);
         for activation in ["tanh", "relu"] {
-            let params = Params::from_iter([("layers", 2.into()), ("units", 5.into()), ("activation", activation.into())]);
+            let params = Params::from_iter([
+                ("layers", 2.into()),
+                ("units", 5.into()),
+                ("activation", activation.into()),
+            ]);
             let config = Config::from_params(&params).unwrap();
             let mut net = Network::new(&dev, &[4, 5, 5, 3], &config);
             let x: Tensor<(usize, usize), f32, Cpu> = dev.sample_normal_like(&(6, 4));
@@ -250,7 +267,11 @@ mod tests {
             let (batch_loss, _, grads) = net.backward(x.clone(), y);
             assert!((batch_loss as f64 - loss(&net, &x, &labels)).abs() < 1e-4);
             for layer in 0..3 {
-                let g = if layer == 0 { &grads.first } else { &grads.rest };
+                let g = if layer == 0 {
+                    &grads.first
+                } else {
+                    &grads.rest
+                };
                 let analytic = g.get(&net.layers[layer].w).as_vec();
                 let bias = g.get(&net.layers[layer].b).as_vec();
                 let original = net.layers[layer].w.clone();
@@ -266,7 +287,10 @@ mod tests {
                     let numeric = (bump(h) - bump(-h)) / (2.0 * h as f64);
                     net.layers[layer].w = original.clone();
                     let a = analytic[k] as f64;
-                    assert!((numeric - a).abs() < 2e-3 + 2e-2 * a.abs(), "{activation}, layer {layer}, w[{k}]: {numeric} vs {a}");
+                    assert!(
+                        (numeric - a).abs() < 2e-3 + 2e-2 * a.abs(),
+                        "{activation}, layer {layer}, w[{k}]: {numeric} vs {a}"
+                    );
                 }
                 // A bias moves every example at once, so with ReLU a finite step is
                 // likely to cross a kink; biases are checked on the smooth activation.
@@ -284,7 +308,10 @@ mod tests {
                 let down = loss(&net, &x, &labels);
                 net.layers[layer].b = b0;
                 let numeric = (up - down) / 2e-2;
-                assert!((numeric - bias[0] as f64).abs() < 2e-3 + 2e-2 * numeric.abs(), "{activation}, layer {layer}, b[0]");
+                assert!(
+                    (numeric - bias[0] as f64).abs() < 2e-3 + 2e-2 * numeric.abs(),
+                    "{activation}, layer {layer}, b[0]"
+                );
             }
         }
     }

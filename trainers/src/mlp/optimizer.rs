@@ -33,26 +33,63 @@ impl<D: Device<f32>> Optimizer<D> {
     }
 
     /// Updates `param` from its gradient in `grads`; `decay` applies weight decay.
-    pub fn update<S: Shape>(&mut self, param: &mut Tensor<S, f32, D>, grads: &mut Gradients<f32, D>, decay: bool) {
-        let grad = grads.get_or_alloc_mut(param).expect("allocating a gradient");
+    pub fn update<S: Shape>(
+        &mut self,
+        param: &mut Tensor<S, f32, D>,
+        grads: &mut Gradients<f32, D>,
+        decay: bool,
+    ) {
+        let grad = grads
+            .get_or_alloc_mut(param)
+            .expect("allocating a gradient");
         let wd = (decay && self.weight_decay > 0.0).then_some(self.weight_decay);
         let [s0, s1, s2] = &mut self.state;
-        let a = s0.get_or_alloc_mut(param).expect("allocating optimizer state");
+        let a = s0
+            .get_or_alloc_mut(param)
+            .expect("allocating optimizer state");
         let result = match self.kind {
             OptimizerKind::Sgd { momentum, nesterov } => {
-                let momentum = (momentum > 0.0).then(|| if nesterov { Momentum::Nesterov(momentum) } else { Momentum::Classic(momentum) });
-                let cfg = SgdConfig { lr: self.lr, momentum, weight_decay: wd.map(WeightDecay::L2) };
+                let momentum = (momentum > 0.0).then(|| {
+                    if nesterov {
+                        Momentum::Nesterov(momentum)
+                    } else {
+                        Momentum::Classic(momentum)
+                    }
+                });
+                let cfg = SgdConfig {
+                    lr: self.lr,
+                    momentum,
+                    weight_decay: wd.map(WeightDecay::L2),
+                };
                 cfg.try_update(param, a, grad)
             }
             OptimizerKind::Adam { beta1, beta2, eps } => {
-                let b = s1.get_or_alloc_mut(param).expect("allocating optimizer state");
-                let cfg = AdamConfig { lr: self.lr, betas: [beta1, beta2], eps, weight_decay: wd.map(WeightDecay::Decoupled) };
+                let b = s1
+                    .get_or_alloc_mut(param)
+                    .expect("allocating optimizer state");
+                let cfg = AdamConfig {
+                    lr: self.lr,
+                    betas: [beta1, beta2],
+                    eps,
+                    weight_decay: wd.map(WeightDecay::Decoupled),
+                };
                 cfg.try_update(self.step, param, a, b, grad)
             }
             OptimizerKind::RmsProp { beta, eps } => {
-                let b = s1.get_or_alloc_mut(param).expect("allocating optimizer state");
-                let c = s2.get_or_alloc_mut(param).expect("allocating optimizer state");
-                let cfg = RMSpropConfig { lr: self.lr, alpha: beta, eps, momentum: None, centered: false, weight_decay: wd.map(WeightDecay::L2) };
+                let b = s1
+                    .get_or_alloc_mut(param)
+                    .expect("allocating optimizer state");
+                let c = s2
+                    .get_or_alloc_mut(param)
+                    .expect("allocating optimizer state");
+                let cfg = RMSpropConfig {
+                    lr: self.lr,
+                    alpha: beta,
+                    eps,
+                    momentum: None,
+                    centered: false,
+                    weight_decay: wd.map(WeightDecay::L2),
+                };
                 cfg.try_update(param, a, b, c, grad)
             }
         };
