@@ -138,7 +138,7 @@ fn bad_params_fail_before_training() {
         ("batch_size", Value::Int(0)),
         ("optimizer", "lbfgs".into()),
     ] {
-        let p = params(&[bad.clone()]);
+        let p = params(std::slice::from_ref(&bad));
         let flag = flag.clone();
         let cb = LambdaCallback::new().train_begin(move |_| {
             *flag.lock().unwrap() = true;

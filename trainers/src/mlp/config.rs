@@ -150,36 +150,37 @@ impl Config {
                 format!("must be in [0, 1), got {value}"),
             )
         };
-        let optimizer =
-            match p.str_or("optimizer", "adam")? {
-                "sgd" => {
-                    let momentum = p.float_or("momentum", 0.9)?;
-                    unit("momentum", momentum)?;
-                    OptimizerKind::Sgd {
-                        momentum,
-                        nesterov: p.bool_or("nesterov", false)?,
-                    }
+        let optimizer = match p.str_or("optimizer", "adam")? {
+            "sgd" => {
+                let momentum = p.float_or("momentum", 0.9)?;
+                unit("momentum", momentum)?;
+                OptimizerKind::Sgd {
+                    momentum,
+                    nesterov: p.bool_or("nesterov", false)?,
                 }
-                "adam" => {
-                    let (beta1, beta2) = (p.float_or("beta1", 0.9)?, p.float_or("beta2", 0.999)?);
-                    unit("beta1", beta1)?;
-                    unit("beta2", beta2)?;
-                    let eps = p.float_or("eps", 1e-8)?;
-                    check(eps > 0.0, "eps", format!("must be positive, got {eps}"))?;
-                    OptimizerKind::Adam { beta1, beta2, eps }
-                }
-                "rmsprop" => {
-                    let beta = p.float_or("rms_beta", 0.9)?;
-                    unit("rms_beta", beta)?;
-                    let eps = p.float_or("rms_eps", 1e-8)?;
-                    check(eps > 0.0, "rms_eps", format!("must be positive, got {eps}"))?;
-                    OptimizerKind::RmsProp { beta, eps }
-                }
-                other => return Err(format!(
+            }
+            "adam" => {
+                let (beta1, beta2) = (p.float_or("beta1", 0.9)?, p.float_or("beta2", 0.999)?);
+                unit("beta1", beta1)?;
+                unit("beta2", beta2)?;
+                let eps = p.float_or("eps", 1e-8)?;
+                check(eps > 0.0, "eps", format!("must be positive, got {eps}"))?;
+                OptimizerKind::Adam { beta1, beta2, eps }
+            }
+            "rmsprop" => {
+                let beta = p.float_or("rms_beta", 0.9)?;
+                unit("rms_beta", beta)?;
+                let eps = p.float_or("rms_eps", 1e-8)?;
+                check(eps > 0.0, "rms_eps", format!("must be positive, got {eps}"))?;
+                OptimizerKind::RmsProp { beta, eps }
+            }
+            other => {
+                return Err(format!(
                     "parameter `optimizer`: unknown optimizer {other:?} (use adam, sgd or rmsprop)"
                 )
-                .into()),
-            };
+                .into())
+            }
+        };
         let layers = p.int_or("layers", 1)?;
         check(
             layers >= 1,

@@ -49,13 +49,12 @@ impl<D: Device<f32>> Optimizer<D> {
             .expect("allocating optimizer state");
         let result = match self.kind {
             OptimizerKind::Sgd { momentum, nesterov } => {
-                let momentum = (momentum > 0.0).then(|| {
-                    if nesterov {
-                        Momentum::Nesterov(momentum)
-                    } else {
-                        Momentum::Classic(momentum)
-                    }
-                });
+                let kind = if nesterov {
+                    Momentum::Nesterov(momentum)
+                } else {
+                    Momentum::Classic(momentum)
+                };
+                let momentum = (momentum > 0.0).then_some(kind);
                 let cfg = SgdConfig {
                     lr: self.lr,
                     momentum,
