@@ -21,4 +21,4 @@ pub use cuda::gpu_count;
 pub use dfdx::prelude::Cpu;
 #[cfg(feature = "cuda")]
 pub use dfdx::prelude::Cuda;
-pub use mlp::{Activation, Config, Decay, MlpDevice, MlpTrainer, Objective, OptimizerKind};
+pub use mlp::{Activation, Config, Decay, Mlp, MlpDevice, MlpTrainer, Objective, OptimizerKind};

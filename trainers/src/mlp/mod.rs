@@ -1,25 +1,26 @@
 //! The MLP trainer: a trial's params in, a trained dfdx MLP's validation metric out.
 
 mod config;
+mod model;
 mod network;
 mod optimizer;
 
 pub use config::{Activation, Config, Decay, OptimizerKind};
+pub use model::Mlp;
 
 use std::sync::Arc;
 
 use dfdx::prelude::*;
 use knob_core::{
     BoxError, Callback, Control, EpochView, ImageBatch, Logs, Params, Predictions, Trainer,
-    TrialContext, WeightSource, Weights,
+    TrialContext,
 };
 use rand::seq::SliceRandom;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::Dataset;
-use network::Network;
-use optimizer::Optimizer;
+use model::argmax;
 
 /// A dfdx device the MLP can train on.
 pub trait MlpDevice: Device<f32> + Clone {
@@ -141,22 +142,23 @@ impl<D: MlpDevice> MlpTrainer<D> {
         self
     }
 
-    fn batch(&self, data: &Dataset, rows: &[usize], dev: &D) -> Tensor<(usize, usize), f32, D> {
+    /// The features of `rows`, gathered into one row-major batch.
+    fn gather(data: &Dataset, rows: &[usize]) -> Vec<f32> {
         let mut x = Vec::with_capacity(rows.len() * data.dim);
         for &i in rows {
             x.extend_from_slice(data.row(i));
         }
-        dev.tensor_from_vec(x, (rows.len(), data.dim))
+        x
     }
 
     /// Validation loss, accuracy and predicted classes.
-    fn evaluate(&self, net: &Network<D>, dev: &D) -> (f64, f64, Vec<usize>) {
+    fn evaluate(&self, model: &Mlp<D>) -> (f64, f64, Vec<usize>) {
         let data = &self.valid;
         let rows: Vec<usize> = (0..data.len()).collect();
         let mut predicted = Vec::with_capacity(data.len());
         let mut loss = 0.0;
         for chunk in rows.chunks(512) {
-            let logits = net.predict(self.batch(data, chunk, dev)).as_vec();
+            let logits = model.logits(&Self::gather(data, chunk), chunk.len());
             for (row, &i) in logits.chunks(data.classes).zip(chunk) {
                 let (best, max) = argmax(row);
                 let log_sum = max as f64
@@ -189,8 +191,7 @@ impl<D: MlpDevice> MlpTrainer<D> {
         let mut sizes = vec![train.dim];
         sizes.extend(&config.hidden);
         sizes.push(classes);
-        let mut net = Network::new(&dev, &sizes, config);
-        let mut optimizer = Optimizer::new(config.optimizer, config.lr, config.weight_decay);
+        let mut model = Mlp::new(&sizes, config, dev);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut order: Vec<usize> = (0..train.len()).collect();
         // Callbacks that change the learning rate scale the schedule from then on.
@@ -202,25 +203,15 @@ impl<D: MlpDevice> MlpTrainer<D> {
             let scheduled = config.decay.at(config.lr, epoch) * scale;
             let begin = EpochView::new(&info).with_learning_rate(scheduled);
             ctx.callbacks.on_epoch_begin(epoch, &begin)?;
-            optimizer.lr = begin.learning_rate().unwrap_or(scheduled);
-            scale *= optimizer.lr / scheduled;
+            model.set_learning_rate(begin.learning_rate().unwrap_or(scheduled));
+            scale *= model.learning_rate() / scheduled;
 
             order.shuffle(&mut rng);
             let (mut loss_sum, mut correct, mut stopped) = (0.0f64, 0usize, false);
             let mut seen = 0;
             for (b, rows) in order.chunks(config.batch_size).enumerate() {
-                let x = self.batch(train, rows, &dev);
-                let mut onehot = vec![0.0f32; rows.len() * classes];
-                for (k, &i) in rows.iter().enumerate() {
-                    onehot[k * classes + train.labels[i]] = 1.0;
-                }
-                let y = dev.tensor_from_vec(onehot, (rows.len(), classes));
-                let (loss, logits) = net.train_step(x, y, &mut optimizer);
-                let hits = logits
-                    .chunks(classes)
-                    .zip(rows)
-                    .filter(|(row, &i)| argmax(row).0 == train.labels[i])
-                    .count();
+                let labels: Vec<usize> = rows.iter().map(|&i| train.labels[i]).collect();
+                let (loss, hits) = model.train_batch(&Self::gather(train, rows), &labels);
                 loss_sum += loss as f64 * rows.len() as f64;
                 correct += hits;
                 seen += rows.len();
@@ -240,18 +231,17 @@ impl<D: MlpDevice> MlpTrainer<D> {
                 )
                 .into());
             }
-            let (val_loss, val_accuracy, predicted) = self.evaluate(&net, &dev);
+            let (val_loss, val_accuracy, predicted) = self.evaluate(&model);
             logs = Logs::from([
                 ("loss".to_owned(), train_loss),
                 ("accuracy".to_owned(), correct as f64 / seen.max(1) as f64),
                 ("val_loss".to_owned(), val_loss),
                 ("val_accuracy".to_owned(), val_accuracy),
-                ("lr".to_owned(), optimizer.lr),
+                ("lr".to_owned(), model.learning_rate()),
             ]);
-            let weights = NetworkWeights(&net);
             let (h, w) = train.image.unwrap_or((1, train.dim));
             let view = EpochView::new(&info)
-                .with_weights(&weights)
+                .with_weights(&model)
                 .with_predictions(Predictions {
                     predicted: &predicted,
                     actual: &self.valid.labels,
@@ -263,10 +253,10 @@ impl<D: MlpDevice> MlpTrainer<D> {
                     channels: 1,
                     pixels: &self.images,
                 })
-                .with_learning_rate(optimizer.lr);
+                .with_learning_rate(model.learning_rate());
             let control = ctx.callbacks.on_epoch_end(epoch, &logs, &view)?;
             if let Some(lr) = view.learning_rate() {
-                scale *= lr / optimizer.lr;
+                scale *= lr / model.learning_rate();
             }
             value = match self.objective {
                 Objective::ValAccuracy => val_accuracy,
@@ -289,20 +279,6 @@ impl<D: MlpDevice> Trainer for MlpTrainer<D> {
     }
 }
 
-/// The index and value of the largest entry.
-fn argmax(row: &[f32]) -> (usize, f32) {
-    row.iter()
-        .copied()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, v)| {
-            if v > best.1 {
-                (i, v)
-            } else {
-                best
-            }
-        })
-}
-
 /// The first `n` examples as images in [0, 1] (each stretched to its own range), for
 /// image summaries: the features themselves may be standardized.
 fn first_images(data: &Dataset, n: usize) -> Vec<f32> {
@@ -318,20 +294,4 @@ fn first_images(data: &Dataset, n: usize) -> Vec<f32> {
         out.extend(row.iter().map(|x| (x - lo) / span));
     }
     out
-}
-
-/// Lends the network's weights to callbacks, copying each tensor to the host only when
-/// a callback asks.
-struct NetworkWeights<'a, D: MlpDevice>(&'a Network<D>);
-
-impl<D: MlpDevice> WeightSource for NetworkWeights<'_, D> {
-    fn for_each_weight(&self, visit: &mut dyn FnMut(Weights<'_>)) {
-        for (name, shape, values) in self.0.named() {
-            visit(Weights {
-                name: &name,
-                shape: &shape,
-                values: &values,
-            });
-        }
-    }
 }

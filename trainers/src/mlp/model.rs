@@ -1,0 +1,117 @@
+//! The trained model on its own, for custom loops and benchmarks.
+
+use dfdx::prelude::*;
+use knob_core::{WeightSource, Weights};
+
+use super::config::Config;
+use super::network::Network;
+use super::optimizer::Optimizer;
+use super::MlpDevice;
+
+/// A runtime-shaped MLP with its optimizer, fed with host data: one call per batch.
+///
+/// ```
+/// use knob_core::Params;
+/// use knob_trainers::{Config, Cpu, Mlp, MlpDevice};
+/// let config = Config::from_params(&Params::from_iter([("lr", 1e-2.into())]))?;
+/// let mut mlp = Mlp::new(&[2, 16, 2], &config, Cpu::build(0, 7)?);
+/// let (x, labels) = ([0.0, 1.0, 1.0, 0.0], [1, 0]);
+/// let first = mlp.train_batch(&x, &labels).0;
+/// for _ in 0..50 {
+///     mlp.train_batch(&x, &labels);
+/// }
+/// assert!(mlp.train_batch(&x, &labels).0 < first);
+/// # Ok::<(), knob_core::BoxError>(())
+/// ```
+pub struct Mlp<D: MlpDevice> {
+    dev: D,
+    net: Network<D>,
+    optimizer: Optimizer<D>,
+    inputs: usize,
+    classes: usize,
+}
+
+impl<D: MlpDevice> Mlp<D> {
+    /// A He-initialized network of `sizes` (inputs, hidden widths..., classes) with the
+    /// optimizer, activation, dropout and batch norm of `config`.
+    pub fn new(sizes: &[usize], config: &Config, dev: D) -> Self {
+        assert!(
+            sizes.len() >= 2,
+            "an MLP needs at least an input and an output size"
+        );
+        Self {
+            net: Network::new(&dev, sizes, config),
+            optimizer: Optimizer::new(config.optimizer, config.lr, config.weight_decay),
+            inputs: sizes[0],
+            classes: sizes[sizes.len() - 1],
+            dev,
+        }
+    }
+
+    /// The learning rate in use.
+    pub fn learning_rate(&self) -> f64 {
+        self.optimizer.lr
+    }
+
+    /// Uses `lr` from the next step on.
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        self.optimizer.lr = lr;
+    }
+
+    fn tensor(&self, x: &[f32], rows: usize) -> Tensor<(usize, usize), f32, D> {
+        self.dev.tensor_from_vec(x.to_vec(), (rows, self.inputs))
+    }
+
+    /// One optimization step on a batch (`x` row-major, one row per label); returns the
+    /// batch's mean loss and how many of its examples were classified right before
+    /// the step.
+    pub fn train_batch(&mut self, x: &[f32], labels: &[usize]) -> (f32, usize) {
+        let rows = labels.len();
+        let mut onehot = vec![0.0f32; rows * self.classes];
+        for (k, &l) in labels.iter().enumerate() {
+            onehot[k * self.classes + l] = 1.0;
+        }
+        let y = self.dev.tensor_from_vec(onehot, (rows, self.classes));
+        let (loss, logits) = self
+            .net
+            .train_step(self.tensor(x, rows), y, &mut self.optimizer);
+        let hits = logits
+            .chunks(self.classes)
+            .zip(labels)
+            .filter(|(row, &l)| argmax(row).0 == l)
+            .count();
+        (loss, hits)
+    }
+
+    /// Logits for `rows` examples, in inference mode.
+    pub fn logits(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        self.net.predict(self.tensor(x, rows)).as_vec()
+    }
+}
+
+/// The index and value of the largest entry.
+pub(crate) fn argmax(row: &[f32]) -> (usize, f32) {
+    row.iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
+}
+
+/// The weights are copied to the host only when a callback asks.
+impl<D: MlpDevice> WeightSource for Mlp<D> {
+    fn for_each_weight(&self, visit: &mut dyn FnMut(Weights<'_>)) {
+        for (name, shape, values) in self.net.named() {
+            visit(Weights {
+                name: &name,
+                shape: &shape,
+                values: &values,
+            });
+        }
+    }
+}
