@@ -26,11 +26,29 @@ use model::argmax;
 pub trait MlpDevice: Device<f32> + Clone {
     /// The device with this ordinal (ignored on the CPU), its generator seeded.
     fn build(ordinal: usize, seed: u64) -> Result<Self, BoxError>;
+
+    /// Copies `src` into the gradient buffer `dst` (of the same size) and returns true,
+    /// when the device can; otherwise returns false and the trainer takes a slower,
+    /// generic path.
+    fn write_gradient<S: Shape>(
+        _src: &Tensor<S, f32, Self>,
+        _dst: &mut <Self as Storage<f32>>::Vec,
+    ) -> bool {
+        false
+    }
 }
 
 impl MlpDevice for Cpu {
     fn build(_ordinal: usize, seed: u64) -> Result<Self, BoxError> {
         Ok(Cpu::seed_from_u64(seed))
+    }
+
+    fn write_gradient<S: Shape>(
+        src: &Tensor<S, f32, Self>,
+        dst: &mut <Self as Storage<f32>>::Vec,
+    ) -> bool {
+        src.copy_into(dst);
+        true
     }
 }
 

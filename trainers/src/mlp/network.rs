@@ -15,6 +15,7 @@ use dfdx::prelude::*;
 
 use super::config::{Activation, Config};
 use super::optimizer::Optimizer;
+use super::MlpDevice;
 
 /// One dense layer: `x · w + b`, optionally batch-normalized.
 pub(crate) struct Dense<D: Device<f32>> {
@@ -42,7 +43,7 @@ pub(crate) struct StepGrads<D: Device<f32>> {
 }
 
 /// The network: hidden layers then the output layer.
-pub(crate) struct Network<D: Device<f32>> {
+pub(crate) struct Network<D: MlpDevice> {
     pub layers: Vec<Dense<D>>,
     activation: Activation,
     dropout: f64,
@@ -60,7 +61,7 @@ fn activate<D: Device<f32>, T: Tape<f32, D>>(
     }
 }
 
-impl<D: Device<f32>> Network<D> {
+impl<D: MlpDevice> Network<D> {
     /// He-initialized layers of `sizes` (input, hidden..., output).
     pub fn new(dev: &D, sizes: &[usize], config: &Config) -> Self {
         let layers = sizes
@@ -164,15 +165,30 @@ impl<D: Device<f32>> Network<D> {
         let loss_value = loss.retaped::<NoneTape>().as_vec()[0];
         let grads = loss.backward();
 
-        // The first layer's gradients, from ∂L/∂z₁ and the input, then handed to the
-        // optimizer through a tiny taped product whose gradient is exactly them.
+        // The first layer's gradients, from ∂L/∂z₁ and the input.
         let dz = grads.get(&pre_id);
         let dw = x.permute::<_, Axes2<1, 0>>().matmul(dz.clone());
         let db = dz.sum::<(usize,), Axis<0>>();
-        let first = &self.layers[0];
-        let surrogate = (first.w.trace(Gradients::leaky()) * dw).sum()
-            + (first.b.trace(Gradients::leaky()) * db).sum();
-        let first = surrogate.backward();
+        let first_layer = &self.layers[0];
+        let mut first = Gradients::leaky();
+        let written = D::write_gradient(
+            &dw,
+            first
+                .get_or_alloc_mut(&first_layer.w)
+                .expect("a gradient buffer"),
+        ) && D::write_gradient(
+            &db,
+            first
+                .get_or_alloc_mut(&first_layer.b)
+                .expect("a gradient buffer"),
+        );
+        if !written {
+            // Devices without a direct copy get the same gradients from a small taped
+            // product whose gradient is exactly them.
+            let surrogate = (first_layer.w.trace(Gradients::leaky()) * dw).sum()
+                + (first_layer.b.trace(Gradients::leaky()) * db).sum();
+            first = surrogate.backward();
+        }
         (loss_value, logits, StepGrads { first, rest: grads })
     }
 
