@@ -5,7 +5,9 @@
 
 mod early_stopping;
 pub mod plot;
+pub mod tensorboard;
 mod terminate_on_nan;
 
 pub use early_stopping::{EarlyStopping, Mode};
+pub use tensorboard::{write_experiment, TensorBoard, UpdateFreq};
 pub use terminate_on_nan::TerminateOnNaN;

@@ -1,0 +1,229 @@
+//! The Keras-style TensorBoard callback.
+
+use std::path::{Path, PathBuf};
+
+use knob_core::{BoxError, Callback, Control, EpochView, Logs, SearchSpace, TrialInfo};
+
+use super::summary;
+use super::RunWriter;
+
+/// How often batch-level metrics are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpdateFreq {
+    /// Only epoch metrics (the default).
+    #[default]
+    Epoch,
+    /// Every batch.
+    Batch,
+    /// Every `n` batches.
+    Every(usize),
+}
+
+/// Writes a trial's training to TensorBoard, laid out as Keras does so that curves
+/// overlay: `<log_dir>/trial_NNNN/train` and `.../validation` hold `epoch_loss` and
+/// `epoch_accuracy` (step = epoch); `train` also holds `batch_loss` (step = global
+/// batch, with `update_freq`), the learning rate, weight histograms every
+/// `histogram_freq` epochs, weights as images with `write_images`, and the first
+/// training images once. The trial run holds its HParams session (start at the first
+/// epoch, end when training ends), so TensorBoard's HPARAMS tab lists every trial of a
+/// study whose experiment [`super::write_experiment`] wrote to `log_dir`.
+///
+/// ```no_run
+/// use knob_callbacks::TensorBoard;
+/// let tb = TensorBoard::new("runs/study/tb").histogram_freq(1);
+/// ```
+pub struct TensorBoard {
+    log_dir: PathBuf,
+    histogram_freq: usize,
+    update_freq: UpdateFreq,
+    write_images: bool,
+    log_inputs: bool,
+    space: Option<SearchSpace>,
+    runs: Option<Runs>,
+    global_batch: i64,
+}
+
+struct Runs {
+    session: RunWriter,
+    train: RunWriter,
+    validation: RunWriter,
+}
+
+impl TensorBoard {
+    /// Logs under `log_dir`: histograms off, epoch-level updates, input images on.
+    pub fn new(log_dir: impl AsRef<Path>) -> Self {
+        Self {
+            log_dir: log_dir.as_ref().to_owned(),
+            histogram_freq: 0,
+            update_freq: UpdateFreq::Epoch,
+            write_images: false,
+            log_inputs: true,
+            space: None,
+            runs: None,
+            global_batch: 0,
+        }
+    }
+
+    /// Weight and bias histograms every `epochs` epochs (0: never).
+    pub fn histogram_freq(mut self, epochs: usize) -> Self {
+        self.histogram_freq = epochs;
+        self
+    }
+
+    /// How often batch metrics are written.
+    pub fn update_freq(mut self, freq: UpdateFreq) -> Self {
+        self.update_freq = freq;
+        self
+    }
+
+    /// Also write each 2-D weight matrix as an image (with the histograms).
+    pub fn write_images(mut self, on: bool) -> Self {
+        self.write_images = on;
+        self
+    }
+
+    /// Whether to log a strip of the first training images once (default: yes).
+    pub fn log_inputs(mut self, on: bool) -> Self {
+        self.log_inputs = on;
+        self
+    }
+
+    /// The study's space, so the HParams session writes values as the experiment
+    /// declares them.
+    pub fn space(mut self, space: SearchSpace) -> Self {
+        self.space = Some(space);
+        self
+    }
+
+    fn runs(&mut self) -> Result<&mut Runs, BoxError> {
+        self.runs
+            .as_mut()
+            .ok_or_else(|| "TensorBoard: on_train_begin was not called".into())
+    }
+}
+
+impl Callback for TensorBoard {
+    fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
+        let name = format!("trial_{:04}", trial.number);
+        let dir = self.log_dir.join(&name);
+        let io = |e: std::io::Error| format!("TensorBoard: {}: {e}", dir.display());
+        let mut session = RunWriter::create(&dir).map_err(io)?;
+        session
+            .write(
+                0,
+                vec![summary::session_start(
+                    &name,
+                    &trial.params,
+                    self.space.as_ref(),
+                    knob_core::now_secs(),
+                )],
+            )
+            .map_err(io)?;
+        session.flush().map_err(io)?;
+        self.runs = Some(Runs {
+            session,
+            train: RunWriter::create(&dir.join("train")).map_err(io)?,
+            validation: RunWriter::create(&dir.join("validation")).map_err(io)?,
+        });
+        self.global_batch = 0;
+        Ok(())
+    }
+
+    fn on_batch_end(&mut self, _batch: usize, logs: &Logs) -> Result<Control, BoxError> {
+        let step = self.global_batch;
+        self.global_batch += 1;
+        let due = match self.update_freq {
+            UpdateFreq::Epoch => false,
+            UpdateFreq::Batch => true,
+            UpdateFreq::Every(n) => step % n.max(1) as i64 == 0,
+        };
+        if due {
+            let values: Vec<_> = logs
+                .iter()
+                .map(|(k, v)| summary::scalar(&format!("batch_{k}"), *v))
+                .collect();
+            self.runs()?.train.write(step, values)?;
+        }
+        Ok(Control::Continue)
+    }
+
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        view: &EpochView<'_>,
+    ) -> Result<Control, BoxError> {
+        let (histograms, images, inputs) =
+            (self.histogram_freq, self.write_images, self.log_inputs);
+        let runs = self.runs()?;
+        let step = epoch as i64;
+        let (mut train, mut validation) = (Vec::new(), Vec::new());
+        for (key, &v) in logs {
+            match key.strip_prefix("val_") {
+                Some(metric) => validation.push(summary::scalar(&format!("epoch_{metric}"), v)),
+                None => train.push(summary::scalar(&format!("epoch_{key}"), v)),
+            }
+        }
+        if histograms > 0 && epoch % histograms == 0 {
+            if let Some(weights) = view.weights {
+                weights.for_each_weight(&mut |w| {
+                    train.push(summary::histogram(w.name, w.values));
+                    if images && w.shape.len() == 2 {
+                        let (lo, hi) = w
+                            .values
+                            .iter()
+                            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+                                (a.min(x), b.max(x))
+                            });
+                        let span = if hi > lo { hi - lo } else { 1.0 };
+                        let scaled: Vec<f32> = w.values.iter().map(|x| (x - lo) / span).collect();
+                        let (rows, cols) = (w.shape[0] as u32, w.shape[1] as u32);
+                        train.push(summary::image(
+                            &format!("{}/image", w.name),
+                            summary::png_gray(&scaled, cols, rows),
+                            cols,
+                            rows,
+                            1,
+                        ));
+                    }
+                });
+            }
+        }
+        if inputs && epoch == 0 {
+            if let Some(batch) = view.images.filter(|b| b.channels == 1 && !b.is_empty()) {
+                // The images side by side in one strip.
+                let (h, w, n) = (batch.height, batch.width, batch.len());
+                let mut strip = vec![0.0f32; h * w * n];
+                for k in 0..n {
+                    for r in 0..h {
+                        let src = &batch.pixels[k * h * w + r * w..k * h * w + (r + 1) * w];
+                        strip[r * w * n + k * w..r * w * n + (k + 1) * w].copy_from_slice(src);
+                    }
+                }
+                let (width, height) = ((w * n) as u32, h as u32);
+                train.push(summary::image(
+                    "input_images",
+                    summary::png_gray(&strip, width, height),
+                    width,
+                    height,
+                    1,
+                ));
+            }
+        }
+        runs.train.write(step, train)?;
+        runs.validation.write(step, validation)?;
+        runs.train.flush()?;
+        runs.validation.flush()?;
+        Ok(Control::Continue)
+    }
+
+    fn on_train_end(&mut self, _logs: &Logs) -> Result<(), BoxError> {
+        let runs = self.runs()?;
+        runs.session
+            .write(0, vec![summary::session_end(true, knob_core::now_secs())])?;
+        runs.session.flush()?;
+        runs.train.flush()?;
+        runs.validation.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,57 @@
+//! Writing TensorBoard logs without TensorFlow: event files, summaries, and the
+//! Keras-style [`TensorBoard`] callback.
+
+mod callback;
+mod event_file;
+pub mod proto;
+pub mod summary;
+
+pub use callback::{TensorBoard, UpdateFreq};
+pub use event_file::{frame, masked_crc, read_records, EventWriter, Records};
+
+use std::path::Path;
+
+use proto::{event, Event, Summary, Value};
+
+/// One TensorBoard run: an event file in a directory, written a step at a time.
+pub struct RunWriter {
+    file: EventWriter,
+}
+
+impl RunWriter {
+    /// Opens a new event file in run directory `dir`.
+    pub fn create(dir: &Path) -> std::io::Result<Self> {
+        Ok(Self {
+            file: EventWriter::create(dir)?,
+        })
+    }
+
+    /// Writes `values` at `step` (all share the step and the wall time).
+    pub fn write(&mut self, step: i64, values: Vec<Value>) -> std::io::Result<()> {
+        self.file.write(&Event {
+            wall_time: knob_core::now_secs(),
+            step,
+            what: Some(event::What::Summary(Summary { value: values })),
+        })
+    }
+
+    /// Pushes buffered records to disk.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Writes the HParams experiment of a study over `space` to the study's log
+/// directory `dir` (the run TensorBoard should be pointed at), once per study.
+pub fn write_experiment(
+    dir: &Path,
+    name: &str,
+    space: &knob_core::SearchSpace,
+) -> std::io::Result<()> {
+    let mut run = RunWriter::create(dir)?;
+    run.write(
+        0,
+        vec![summary::experiment(name, space, knob_core::now_secs())],
+    )?;
+    run.flush()
+}

@@ -1,0 +1,398 @@
+//! Building summary values: scalars, histograms with TensorFlow's default buckets, PNG
+//! images, text, and the HParams plugin's records.
+
+use std::sync::OnceLock;
+
+use knob_core::{Domain, Params, SearchSpace, Value as ParamValue};
+use prost::Message;
+
+use super::proto::*;
+
+/// A scalar (old style, as Keras writes epoch metrics).
+pub fn scalar(tag: &str, x: f64) -> Value {
+    Value {
+        tag: tag.into(),
+        kind: Some(value::Kind::SimpleValue(x as f32)),
+        metadata: None,
+    }
+}
+
+/// TensorFlow's default histogram bucket limits: ±1.1^k from 1e-12 to 1e20, zero, and
+/// ±DBL_MAX at the ends (1551 limits).
+fn default_limits() -> &'static [f64] {
+    static LIMITS: OnceLock<Vec<f64>> = OnceLock::new();
+    LIMITS.get_or_init(|| {
+        let mut positive = Vec::new();
+        let mut v = 1e-12;
+        while v < 1e20 {
+            positive.push(v);
+            v *= 1.1;
+        }
+        positive.push(f64::MAX);
+        let mut limits: Vec<f64> = positive.iter().rev().map(|v| -v).collect();
+        limits.push(0.0);
+        limits.extend(positive);
+        limits
+    })
+}
+
+/// A histogram of `values` in TensorFlow's default buckets (old-style HistogramProto):
+/// empty buckets at both ends dropped, inner runs of empty buckets merged into one.
+pub fn histogram(tag: &str, values: &[f32]) -> Value {
+    let limits = default_limits();
+    let mut counts = vec![0.0f64; limits.len()];
+    let (mut min, mut max, mut sum, mut sum_squares) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0.0);
+    let mut num = 0.0;
+    for &v in values {
+        let x = v as f64;
+        if !x.is_finite() {
+            continue;
+        }
+        counts[limits.partition_point(|&l| l <= x).min(limits.len() - 1)] += 1.0;
+        (min, max) = (min.min(x), max.max(x));
+        sum += x;
+        sum_squares += x * x;
+        num += 1.0;
+    }
+    let (mut bucket_limit, mut bucket) = (Vec::new(), Vec::new());
+    if num > 0.0 {
+        let first = counts
+            .iter()
+            .position(|&c| c > 0.0)
+            .expect("a non-empty bucket");
+        let last = counts
+            .iter()
+            .rposition(|&c| c > 0.0)
+            .expect("a non-empty bucket");
+        for i in first..=last {
+            if counts[i] == 0.0 && counts[i + 1] == 0.0 {
+                continue; // part of a run of empties: the run keeps only its last limit
+            }
+            bucket_limit.push(limits[i]);
+            bucket.push(counts[i]);
+        }
+    } else {
+        (min, max) = (0.0, 0.0);
+    }
+    let histo = HistogramProto {
+        min,
+        max,
+        num,
+        sum,
+        sum_squares,
+        bucket_limit,
+        bucket,
+    };
+    Value {
+        tag: tag.into(),
+        kind: Some(value::Kind::Histo(histo)),
+        metadata: None,
+    }
+}
+
+/// Encodes grey pixels in [0, 1] (row-major) as a PNG.
+pub fn png_gray(pixels: &[f32], width: u32, height: u32) -> Vec<u8> {
+    use image::ImageEncoder;
+    let bytes: Vec<u8> = pixels
+        .iter()
+        .map(|p| (p.clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect();
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(&bytes, width, height, image::ColorType::L8)
+        .expect("encoding a PNG into memory");
+    out
+}
+
+/// An image (old style) from a PNG and its true size; `colorspace` 1 is grey, 3 RGB, 4 RGBA.
+pub fn image(tag: &str, png: Vec<u8>, width: u32, height: u32, colorspace: i32) -> Value {
+    let image = Image {
+        height: height as i32,
+        width: width as i32,
+        colorspace,
+        encoded_image_string: png,
+    };
+    Value {
+        tag: tag.into(),
+        kind: Some(value::Kind::Image(image)),
+        metadata: None,
+    }
+}
+
+fn plugin(name: &str, content: Vec<u8>) -> Option<SummaryMetadata> {
+    Some(SummaryMetadata {
+        plugin_data: Some(PluginData {
+            plugin_name: name.into(),
+            content,
+        }),
+    })
+}
+
+/// Markdown text (a rank-0 string tensor for the text plugin).
+pub fn text(tag: &str, text: &str) -> Value {
+    let tensor = TensorProto {
+        dtype: DT_STRING,
+        tensor_shape: Some(TensorShape::default()),
+        float_val: Vec::new(),
+        string_val: vec![text.as_bytes().to_vec()],
+    };
+    Value {
+        tag: tag.into(),
+        kind: Some(value::Kind::Tensor(tensor)),
+        metadata: plugin("text", Vec::new()),
+    }
+}
+
+fn hparams_value(tag: &str, data: hparams_plugin_data::Data) -> Value {
+    let content = HParamsPluginData {
+        version: 0,
+        data: Some(data),
+    }
+    .encode_to_vec();
+    // TensorBoard's own writer attaches an empty float tensor; the readers accept it.
+    let null = TensorProto {
+        dtype: DT_FLOAT,
+        tensor_shape: Some(TensorShape {
+            dim: vec![Dim { size: 0 }],
+        }),
+        float_val: Vec::new(),
+        string_val: Vec::new(),
+    };
+    Value {
+        tag: tag.into(),
+        kind: Some(value::Kind::Tensor(null)),
+        metadata: plugin("hparams", content),
+    }
+}
+
+fn pb(value: &ParamValue) -> PbValue {
+    let kind = match value {
+        ParamValue::Float(x) => pb_value::Kind::NumberValue(*x),
+        ParamValue::Int(i) => pb_value::Kind::NumberValue(*i as f64),
+        ParamValue::Bool(b) => pb_value::Kind::BoolValue(*b),
+        ParamValue::Str(s) => pb_value::Kind::StringValue(s.clone()),
+    };
+    PbValue { kind: Some(kind) }
+}
+
+/// The metrics a knob study shows in the HPARAMS table: last-epoch loss and accuracy of
+/// the `train` and `validation` runs.
+pub const METRICS: [(&str, &str, i32); 4] = [
+    ("train", "epoch_loss", 1),
+    ("train", "epoch_accuracy", 1),
+    ("validation", "epoch_loss", 2),
+    ("validation", "epoch_accuracy", 2),
+];
+
+/// The HParams experiment of a study over `space`: one column per parameter (numbers
+/// with their interval, choices with their values) and the [`METRICS`].
+pub fn experiment(name: &str, space: &SearchSpace, created: f64) -> Value {
+    let hparam_infos = space
+        .params()
+        .iter()
+        .map(|p| {
+            let (r#type, domain) = match &p.domain {
+                Domain::Float { low, high, .. } => (
+                    HPARAM_FLOAT64,
+                    h_param_info::Domain::DomainInterval(Interval {
+                        min_value: *low,
+                        max_value: *high,
+                    }),
+                ),
+                Domain::Int { low, high, .. } => (
+                    HPARAM_FLOAT64,
+                    h_param_info::Domain::DomainInterval(Interval {
+                        min_value: *low as f64,
+                        max_value: *high as f64,
+                    }),
+                ),
+                Domain::Categorical { choices } => {
+                    let all_bool = choices.iter().all(|c| matches!(c, ParamValue::Bool(_)));
+                    let all_num = choices
+                        .iter()
+                        .all(|c| matches!(c, ParamValue::Int(_) | ParamValue::Float(_)));
+                    let kind = if all_bool {
+                        HPARAM_BOOL
+                    } else if all_num {
+                        HPARAM_FLOAT64
+                    } else {
+                        HPARAM_STRING
+                    };
+                    let values = choices
+                        .iter()
+                        .map(|c| {
+                            if kind == HPARAM_STRING {
+                                pb(&ParamValue::Str(c.to_string()))
+                            } else {
+                                pb(c)
+                            }
+                        })
+                        .collect();
+                    (
+                        kind,
+                        h_param_info::Domain::DomainDiscrete(ListValue { values }),
+                    )
+                }
+            };
+            HParamInfo {
+                name: p.name.clone(),
+                r#type,
+                domain: Some(domain),
+                differs: true,
+            }
+        })
+        .collect();
+    let metric_infos = METRICS
+        .iter()
+        .map(|(group, tag, kind)| MetricInfo {
+            name: Some(MetricName {
+                group: (*group).into(),
+                tag: (*tag).into(),
+            }),
+            dataset_type: *kind,
+        })
+        .collect();
+    let experiment = Experiment {
+        description: String::new(),
+        time_created_secs: created,
+        hparam_infos,
+        metric_infos,
+        name: name.into(),
+    };
+    hparams_value(
+        "_hparams_/experiment",
+        hparams_plugin_data::Data::Experiment(experiment),
+    )
+}
+
+/// A trial's session start: its hyperparameters, grouped under its own name. Mixed
+/// categorical choices are written as strings, as the experiment declares them.
+pub fn session_start(
+    group: &str,
+    params: &Params,
+    space: Option<&SearchSpace>,
+    started: f64,
+) -> Value {
+    let hparams = params
+        .iter()
+        .map(|(name, v)| {
+            let as_string =
+                space
+                    .and_then(|s| s.param(name))
+                    .is_some_and(|(_, p)| match &p.domain {
+                        Domain::Categorical { choices } => {
+                            !choices.iter().all(|c| matches!(c, ParamValue::Bool(_)))
+                                && !choices
+                                    .iter()
+                                    .all(|c| matches!(c, ParamValue::Int(_) | ParamValue::Float(_)))
+                        }
+                        _ => false,
+                    });
+            let value = if as_string {
+                pb(&ParamValue::Str(v.to_string()))
+            } else {
+                pb(v)
+            };
+            (name.to_owned(), value)
+        })
+        .collect();
+    let start = SessionStartInfo {
+        hparams,
+        group_name: group.into(),
+        start_time_secs: started,
+    };
+    hparams_value(
+        "_hparams_/session_start_info",
+        hparams_plugin_data::Data::SessionStartInfo(start),
+    )
+}
+
+/// A trial's session end.
+pub fn session_end(success: bool, ended: f64) -> Value {
+    let status = if success {
+        STATUS_SUCCESS
+    } else {
+        STATUS_FAILURE
+    };
+    hparams_value(
+        "_hparams_/session_end_info",
+        hparams_plugin_data::Data::SessionEndInfo(SessionEndInfo {
+            status,
+            end_time_secs: ended,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn default_buckets_have_tensorflows_shape() {
+        let limits = default_limits();
+        assert_eq!(limits.len(), 1551);
+        assert_eq!(
+            (limits[0], limits[775], limits[1550]),
+            (-f64::MAX, 0.0, f64::MAX)
+        );
+        assert_eq!(limits[776], 1e-12);
+    }
+
+    #[test]
+    fn histograms_trim_and_merge_empty_buckets() {
+        let Value {
+            kind: Some(value::Kind::Histo(h)),
+            ..
+        } = histogram("w", &[0.5, 1.5, 1.5, 100.0])
+        else {
+            panic!("not a histogram")
+        };
+        assert_eq!((h.min, h.max, h.num, h.sum), (0.5, 100.0, 4.0, 103.5));
+        assert_eq!(h.bucket.iter().sum::<f64>(), 4.0);
+        assert!(*h.bucket.first().unwrap() > 0.0 && *h.bucket.last().unwrap() > 0.0);
+        assert!(
+            h.bucket.windows(2).all(|w| w[0] > 0.0 || w[1] > 0.0),
+            "no two empty buckets in a row"
+        );
+        assert!(h.bucket_limit.windows(2).all(|w| w[0] < w[1]));
+        // Every value sits below its bucket's limit and above the previous one.
+        assert!(h.bucket_limit[0] > 0.5 && *h.bucket_limit.last().unwrap() > 100.0);
+    }
+
+    #[test]
+    fn text_and_hparams_match_the_reference_bytes() {
+        assert_eq!(
+            text("notes", "hi").encode_to_vec(),
+            hex("0a 05 6e 6f 74 65 73 42 08 08 07 12 00 42 02 68 69 4a 08 0a 06 0a 04 74 65 78 74")
+        );
+        let params = Params::from_iter([("lr", 0.1.into())]);
+        let start = HParamsPluginData {
+            version: 0,
+            data: Some(hparams_plugin_data::Data::SessionStartInfo(
+                SessionStartInfo {
+                    hparams: params.iter().map(|(n, v)| (n.to_owned(), pb(v))).collect(),
+                    group_name: "t0".into(),
+                    start_time_secs: 0.0,
+                },
+            )),
+        };
+        assert_eq!(
+            start.encode_to_vec(),
+            hex("1a 15 0a 0f 0a 02 6c 72 12 09 11 9a 99 99 99 99 99 b9 3f 22 02 74 30")
+        );
+        let mut end = session_end(true, 0.0).encode_to_vec();
+        let mut golden = vec![0x0a, 0x1a];
+        golden.extend_from_slice(b"_hparams_/session_end_info");
+        golden.extend(hex("42 06 08 01 12 02 12 00 4a 11 0a 0f 0a 07"));
+        golden.extend_from_slice(b"hparams");
+        golden.extend(hex("12 04 22 02 08 01"));
+        end.truncate(golden.len());
+        assert_eq!(end, golden);
+    }
+}
