@@ -164,7 +164,7 @@ impl Callback for TensorBoard {
                 None => train.push(summary::scalar(&format!("epoch_{key}"), v)),
             }
         }
-        if histograms > 0 && epoch % histograms == 0 {
+        if histograms > 0 && epoch.is_multiple_of(histograms) {
             if let Some(weights) = view.weights {
                 weights.for_each_weight(&mut |w| {
                     train.push(summary::histogram(w.name, w.values));

@@ -1,0 +1,110 @@
+//! A confusion-matrix image every few epochs, in TensorBoard and optionally on disk.
+
+use std::path::{Path, PathBuf};
+
+use knob_core::{BoxError, Callback, Control, EpochView, Logs, TrialInfo};
+
+use crate::plot;
+use crate::tensorboard::{summary, RunWriter};
+
+/// Renders the validation confusion matrix every `every` epochs (row-normalized
+/// colours, counts in the cells, class names on the axes, the epoch in the title) and
+/// logs it as the image `confusion_matrix` in the run `<log_dir>/trial_NNNN/confusion`
+/// (step = epoch); with `save_to`, also as PNG files there.
+///
+/// It needs the trainer to lend validation predictions (`EpochView::predictions`); the
+/// MLP trainer does.
+pub struct ConfusionMatrix {
+    log_dir: PathBuf,
+    every: usize,
+    size: (u32, u32),
+    save_to: Option<PathBuf>,
+    run: Option<RunWriter>,
+    trial: u64,
+}
+
+impl ConfusionMatrix {
+    /// Every epoch, 640x560 pixels, logged under `log_dir`.
+    pub fn new(log_dir: impl AsRef<Path>) -> Self {
+        Self {
+            log_dir: log_dir.as_ref().to_owned(),
+            every: 1,
+            size: (640, 560),
+            save_to: None,
+            run: None,
+            trial: 0,
+        }
+    }
+
+    /// Every `epochs` epochs (at least 1).
+    pub fn every(mut self, epochs: usize) -> Self {
+        self.every = epochs.max(1);
+        self
+    }
+
+    /// The image's size in pixels.
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.size = (width.max(64), height.max(64));
+        self
+    }
+
+    /// Also saves each image as `trial_NNNN_epoch_EEE.png` in `dir`.
+    pub fn save_to(mut self, dir: impl AsRef<Path>) -> Self {
+        self.save_to = Some(dir.as_ref().to_owned());
+        self
+    }
+}
+
+impl Callback for ConfusionMatrix {
+    fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
+        self.trial = trial.number;
+        let dir = self
+            .log_dir
+            .join(format!("trial_{:04}", trial.number))
+            .join("confusion");
+        self.run = Some(RunWriter::create(&dir).map_err(|e| format!("{}: {e}", dir.display()))?);
+        Ok(())
+    }
+
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        _logs: &Logs,
+        view: &EpochView<'_>,
+    ) -> Result<Control, BoxError> {
+        let Some(p) = view.predictions.filter(|_| epoch.is_multiple_of(self.every)) else {
+            return Ok(Control::Continue);
+        };
+        let k = p.class_names.len().max(
+            p.actual
+                .iter()
+                .chain(p.predicted)
+                .max()
+                .map_or(0, |m| m + 1),
+        );
+        let mut matrix = vec![vec![0u64; k]; k];
+        for (&a, &q) in p.actual.iter().zip(p.predicted) {
+            matrix[a][q] += 1;
+        }
+        let title = format!("trial {} · epoch {epoch}", self.trial);
+        let img = plot::confusion_matrix(&matrix, p.class_names, &title, self.size)?;
+        if let Some(dir) = &self.save_to {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(
+                dir.join(format!("trial_{:04}_epoch_{epoch:03}.png", self.trial)),
+                &img.png,
+            )?;
+        }
+        let (w, h) = self.size;
+        let run = self
+            .run
+            .as_mut()
+            .ok_or("ConfusionMatrix: on_train_begin was not called")?;
+        run.write(
+            epoch as i64,
+            vec![summary::image("confusion_matrix", img.png, w, h, 3)],
+        )?;
+        run.flush()?;
+        Ok(Control::Continue)
+    }
+}

@@ -1,0 +1,164 @@
+//! Logs written by knob read back through the real TensorBoard reader.
+//!
+//! A small study trains the digits MLP with the TensorBoard and ConfusionMatrix
+//! callbacks; `tools/tb_inspect.py` (TensorBoard's own reader and HParams plugin, with
+//! an independent check of every record's CRCs) must then find every scalar,
+//! histogram, image and HParams session. It needs Python with the `tensorboard`
+//! package: `KNOB_TB_PYTHON`, else `.venv-tb/bin/python` at the workspace root, which
+//! this test creates with pip when it is missing. Without Python the test fails; it
+//! never skips.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use knob_callbacks::tensorboard::{summary, RunWriter};
+use knob_callbacks::{write_experiment, ConfusionMatrix, TensorBoard, UpdateFreq};
+use knob_core::{CallbackList, Direction, Scale, SearchSpace, Study};
+use knob_samplers::RandomSampler;
+use knob_trainers::{data, MlpTrainer};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .to_owned()
+}
+
+/// A Python that can import tensorboard, installing one into `.venv-tb` if needed.
+fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("KNOB_TB_PYTHON") {
+        return p.into();
+    }
+    let venv = workspace().join(".venv-tb");
+    let python = venv.join("bin/python");
+    let has_tensorboard = |py: &Path| {
+        Command::new(py)
+            .args(["-c", "import tensorboard"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !has_tensorboard(&python) {
+        let made = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "could not create {} with python3 -m venv",
+            venv.display()
+        );
+        let pip = Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "tensorboard"])
+            .status();
+        assert!(
+            pip.is_ok_and(|s| s.success()),
+            "pip could not install tensorboard into {}",
+            venv.display()
+        );
+    }
+    assert!(
+        has_tensorboard(&python),
+        "{} cannot import tensorboard",
+        python.display()
+    );
+    python
+}
+
+fn inspect(logdir: &Path, requires: &[&str]) -> (bool, String) {
+    let mut cmd = Command::new(python());
+    cmd.arg(workspace().join("tools/tb_inspect.py"))
+        .arg(logdir)
+        .arg("--compact");
+    for r in requires {
+        cmd.arg("--require").arg(r);
+    }
+    let out = cmd.output().expect("running tb_inspect.py");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn a_study_logs_what_tensorboard_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let logdir = dir.path().join("tb");
+    let (train, valid) = data::prepare(data::digits(), 0.2, 0);
+    let space = SearchSpace::builder()
+        .float("lr", 1e-3, 1e-2, Scale::Log)
+        .int("units", 16, 64, Scale::Log)
+        .categorical("activation", ["relu", "tanh"])
+        .build()
+        .unwrap();
+    write_experiment(&logdir, "digits", &space).unwrap();
+    let study = Study::builder(space.clone())
+        .direction(Direction::Maximize)
+        .sampler(RandomSampler::new())
+        .build()
+        .unwrap();
+    let callbacks = |_: &knob_core::TrialInfo| {
+        CallbackList::new()
+            .with(
+                TensorBoard::new(&logdir)
+                    .histogram_freq(1)
+                    .update_freq(UpdateFreq::Every(10))
+                    .write_images(true)
+                    .space(space.clone()),
+            )
+            .with(ConfusionMatrix::new(&logdir).save_to(dir.path().join("png")))
+    };
+    let trainer = |_| MlpTrainer::new(train.clone(), valid.clone()).map(|t| Epochs(t, 3));
+    study.optimize(2, 2, trainer, callbacks).unwrap();
+
+    // A text summary too, written directly.
+    let mut notes = RunWriter::create(&logdir.join("notes")).unwrap();
+    notes
+        .write(0, vec![summary::text("readme", "knob **study**")])
+        .unwrap();
+    drop(notes);
+
+    let (ok, report) = inspect(
+        &logdir,
+        &[
+            "scalar:epoch_loss@*/train==6",
+            "scalar:epoch_accuracy@*/validation==6",
+            "scalar:batch_loss>=4",
+            "histogram:dense_0/kernel==6",
+            "histogram:*>=24",
+            "image:confusion_matrix==6",
+            "image:input_images==2",
+            "image:dense_1/kernel/image==6",
+            "text:readme==1",
+            "hparams==2",
+            "hparam:lr==2",
+            "metric:epoch_accuracy@validation==2",
+            "metric:epoch_loss@train==2",
+        ],
+    );
+    assert!(ok, "tb_inspect found problems:\n{report}");
+    let pngs = std::fs::read_dir(dir.path().join("png")).unwrap().count();
+    assert_eq!(pngs, 6, "confusion matrices saved to disk");
+    if let Ok(keep) = std::env::var("KNOB_KEEP_TB") {
+        let _ = std::fs::remove_dir_all(&keep);
+        std::fs::rename(dir.path(), &keep).unwrap();
+        std::mem::forget(dir);
+    }
+}
+
+/// Trains every trial for a fixed number of epochs.
+struct Epochs(MlpTrainer, i64);
+
+impl knob_core::Trainer for Epochs {
+    fn fit(
+        &mut self,
+        params: &knob_core::Params,
+        ctx: &mut knob_core::TrialContext<'_>,
+    ) -> Result<f64, knob_core::BoxError> {
+        let mut p = params.clone();
+        p.insert("epochs", self.1);
+        self.0.fit(&p, ctx)
+    }
+}
