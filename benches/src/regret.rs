@@ -260,6 +260,7 @@ pub fn plot_curves(runs: &[Run], path: &std::path::Path) -> Result<(), knob_core
                         .enumerate()
                         .map(|(t, &r)| ((t + 1) as f64, r))
                         .collect(),
+                    scatter: false,
                 })
                 .collect(),
         })

@@ -6,6 +6,7 @@
 mod confusion_matrix;
 mod early_stopping;
 pub mod plot;
+pub mod report;
 pub mod tensorboard;
 mod terminate_on_nan;
 

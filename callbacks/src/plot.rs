@@ -39,13 +39,15 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-/// One named line.
-#[derive(Debug, Clone)]
+/// One named line (or, with `scatter`, a cloud of points).
+#[derive(Debug, Clone, Default)]
 pub struct Series {
     /// The legend entry.
     pub name: String,
     /// Points in x order.
     pub points: Vec<(f64, f64)>,
+    /// Draw dots instead of a line.
+    pub scatter: bool,
 }
 
 /// One chart of a figure.
@@ -288,10 +290,12 @@ mod tests {
                 Series {
                     name: "train".into(),
                     points: (0..10).map(|e| (e as f64, 1.0 / (e + 1) as f64)).collect(),
+                    scatter: false,
                 },
                 Series {
                     name: "validation".into(),
                     points: (0..10).map(|e| (e as f64, 1.2 / (e + 1) as f64)).collect(),
+                    scatter: true,
                 },
             ],
         };

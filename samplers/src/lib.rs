@@ -18,6 +18,7 @@ mod gp;
 mod grid;
 mod optim;
 mod prior;
+mod pruners;
 mod random;
 mod sobol;
 mod tpe;
@@ -25,6 +26,7 @@ mod zoom;
 
 pub use gp::{Acquisition, GpSampler};
 pub use grid::GridSampler;
+pub use pruners::MedianPruner;
 pub use random::RandomSampler;
 pub use sobol::{sobol_point, SobolSampler};
 pub use tpe::TpeSampler;
