@@ -70,6 +70,7 @@ pub struct TrialContext<'a> {
     study: Option<&'a Study>,
     intermediate: BTreeMap<u64, f64>,
     pruned: bool,
+    interrupted: bool,
 }
 
 impl<'a> TrialContext<'a> {
@@ -81,6 +82,7 @@ impl<'a> TrialContext<'a> {
             study: None,
             intermediate: BTreeMap::new(),
             pruned: false,
+            interrupted: false,
         }
     }
 
@@ -91,6 +93,7 @@ impl<'a> TrialContext<'a> {
             study: Some(study),
             intermediate: BTreeMap::new(),
             pruned: false,
+            interrupted: false,
         }
     }
 
@@ -106,7 +109,8 @@ impl<'a> TrialContext<'a> {
     }
 
     /// Records an intermediate value (say, `val_loss` after an epoch) and asks the
-    /// study's pruner whether to go on. Values must be finite.
+    /// study's pruner whether to go on; also says stop when the study is interrupted.
+    /// Values must be finite.
     pub fn report(&mut self, step: u64, value: f64) -> Result<Control> {
         if !value.is_finite() {
             return Err(Error::NonFiniteReport {
@@ -121,7 +125,8 @@ impl<'a> TrialContext<'a> {
             None => false,
         };
         self.pruned |= prune;
-        Ok(if prune {
+        self.interrupted |= self.study.is_some_and(Study::is_interrupted);
+        Ok(if prune || self.interrupted {
             Control::Stop
         } else {
             Control::Continue
@@ -131,6 +136,11 @@ impl<'a> TrialContext<'a> {
     /// Whether the pruner has asked this trial to stop.
     pub fn should_prune(&self) -> bool {
         self.pruned
+    }
+
+    /// Whether the study was interrupted while this trial ran.
+    pub fn was_interrupted(&self) -> bool {
+        self.interrupted
     }
 
     /// The values reported so far, by step.

@@ -82,3 +82,41 @@ fn a_failing_trainer_factory_stops_the_study_with_its_message() {
         .to_string();
     assert!(e.contains("worker 0") && e.contains("no GPU 0"), "{e}");
 }
+
+/// Interrupts the study from inside the second trial, as a Ctrl-C handler would.
+struct Interrupting<'a>(&'a Study);
+
+impl Trainer for Interrupting<'_> {
+    fn fit(&mut self, params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
+        if ctx.info().number == 1 {
+            self.0.interrupt();
+        }
+        for epoch in 0..3 {
+            if ctx.report(epoch, 1.0)?.is_stop() {
+                break;
+            }
+        }
+        Ok(params.float("x")?)
+    }
+}
+
+#[test]
+fn an_interrupted_study_stops_and_queues_the_trial_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("study.jsonl");
+    let space = SearchSpace::builder().float("x", 0.0, 1.0, Scale::Linear).build().unwrap();
+    let open = || Study::builder(space.clone()).sampler(UniformSampler).journal(&path).build().unwrap();
+    let study = open();
+    let summary = study.optimize(10, 1, |_| Ok(Interrupting(&study)), |_| CallbackList::new()).unwrap();
+    assert_eq!((summary.completed, summary.failed), (1, 1), "{summary}");
+    let interrupted = study.trials().unwrap()[1].clone();
+    assert!(interrupted.error.unwrap().contains("interrupted"));
+    drop(study);
+    // The rerun redoes the interrupted trial first and tops the study up to 10.
+    let study = open();
+    let summary = study
+        .optimize(10, 1, |_| Ok(knob_core::testing::QuadraticTrainer::default()), |_| CallbackList::new())
+        .unwrap();
+    assert_eq!(summary.completed, 10);
+    assert_eq!(study.trials().unwrap()[2].params, interrupted.params);
+}

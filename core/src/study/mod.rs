@@ -15,6 +15,7 @@ pub use optimize::Summary;
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::callback::TrialInfo;
@@ -64,6 +65,7 @@ pub struct Study {
     seed: u64,
     owner: Owner,
     state: Mutex<State>,
+    interrupted: AtomicBool,
 }
 
 /// Everything behind the study's lock.
@@ -252,8 +254,33 @@ impl Study {
         self.ask_within(usize::MAX)
     }
 
+    /// Asks the study to stop, as on Ctrl-C: `optimize` starts no new trial, running
+    /// trials are told to stop at their next report and are then recorded as failed
+    /// ("interrupted") and queued again, so a rerun on the same journal redoes them.
+    /// Safe to call from a signal handler's thread.
+    pub fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Study::interrupt`] was called.
+    pub fn is_interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// Records an interrupted trial as failed and queues its params again.
+    pub(crate) fn requeue_interrupted(&self, number: u64) -> Result<()> {
+        self.tell(number, Outcome::Failed("interrupted before it finished".into()))?;
+        self.locked(|state| {
+            let params = state.history.get(number).ok_or(Error::UnknownTrial(number))?.params.clone();
+            state.record(Event::TrialEnqueued { params, retry_of: Some(number) })
+        })
+    }
+
     /// [`Study::ask`], but `None` once `limit` trials are finished or running.
     pub(crate) fn ask_within(&self, limit: usize) -> Result<Option<TrialInfo>> {
+        if self.is_interrupted() {
+            return Ok(None);
+        }
         self.locked(|state| {
             if state.counted() >= limit {
                 return Ok(None);
@@ -501,6 +528,7 @@ impl StudyBuilder {
             direction: self.direction,
             seed: self.seed,
             owner,
+            interrupted: AtomicBool::new(false),
             state: Mutex::new(State {
                 storage,
                 sampler,

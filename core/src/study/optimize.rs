@@ -111,7 +111,11 @@ impl Study {
                         let (outcome, panicked) =
                             self.run_trial(&mut trainer, info.clone(), make_callbacks(&info));
                         *ran.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                        if let Err(e) = self.tell(info.number, outcome) {
+                        let told = match outcome {
+                            None => self.requeue_interrupted(info.number),
+                            Some(outcome) => self.tell(info.number, outcome),
+                        };
+                        if let Err(e) = told {
                             return fail(e);
                         }
                         if panicked {
@@ -141,24 +145,28 @@ impl Study {
         })
     }
 
-    /// Fits one trial; returns its outcome and whether the trainer panicked.
+    /// Fits one trial; returns its outcome (`None` when the study was interrupted during
+    /// it) and whether the trainer panicked.
     fn run_trial<T: Trainer>(
         &self,
         trainer: &mut T,
         info: TrialInfo,
         callbacks: CallbackList,
-    ) -> (Outcome, bool) {
+    ) -> (Option<Outcome>, bool) {
         let params = info.params.clone();
         let mut ctx = TrialContext::for_study(self, info, callbacks);
         let result = catch_unwind(AssertUnwindSafe(|| trainer.fit(&params, &mut ctx)));
         let pruned = ctx.should_prune();
         let panicked = result.is_err();
+        if ctx.was_interrupted() && !pruned {
+            return (None, panicked);
+        }
         let outcome = match result {
             _ if pruned => Outcome::Pruned,
             Ok(Ok(value)) => Outcome::Complete(value),
             Ok(Err(e)) => Outcome::Failed(e.to_string()),
             Err(panic) => Outcome::Failed(format!("trainer panicked: {}", panic_message(&*panic))),
         };
-        (outcome, panicked)
+        (Some(outcome), panicked)
     }
 }
