@@ -72,7 +72,10 @@ impl Callback for ConfusionMatrix {
         _logs: &Logs,
         view: &EpochView<'_>,
     ) -> Result<Control, BoxError> {
-        let Some(p) = view.predictions.filter(|_| epoch.is_multiple_of(self.every)) else {
+        let Some(p) = view
+            .predictions
+            .filter(|_| epoch.is_multiple_of(self.every))
+        else {
             return Ok(Control::Continue);
         };
         let k = p.class_names.len().max(

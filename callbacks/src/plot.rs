@@ -141,12 +141,17 @@ where
                     .iter()
                     .map(|&(x, y)| (x, if panel.log_y { y.max(1e-12) } else { y }))
                     .collect();
-                chart
-                    .draw_series(LineSeries::new(pts, colour.stroke_width(2)))?
-                    .label(s.name.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
-                    });
+                let drawn = if s.scatter {
+                    let dots = pts
+                        .into_iter()
+                        .map(|p| Circle::new(p, 3, colour.mix(0.7).filled()));
+                    chart.draw_series(dots)?
+                } else {
+                    chart.draw_series(LineSeries::new(pts, colour.stroke_width(2)))?
+                };
+                drawn.label(s.name.as_str()).legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
+                });
             }
             chart
                 .configure_series_labels()

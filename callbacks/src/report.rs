@@ -72,10 +72,16 @@ pub struct ReportFiles {
 /// A parameter's value on its own scale, with the axis label to match.
 fn on_scale(domain: &Domain, name: &str, value: f64) -> (f64, String) {
     match domain {
-        Domain::Float { scale: Scale::Log, .. } | Domain::Int { scale: Scale::Log, .. } => {
-            (value.log10(), format!("log10 {name}"))
+        Domain::Float {
+            scale: Scale::Log, ..
         }
-        Domain::Float { scale: Scale::LogOneMinus, .. } => ((1.0 - value).log10(), format!("log10(1 - {name})")),
+        | Domain::Int {
+            scale: Scale::Log, ..
+        } => (value.log10(), format!("log10 {name}")),
+        Domain::Float {
+            scale: Scale::LogOneMinus,
+            ..
+        } => ((1.0 - value).log10(), format!("log10(1 - {name})")),
         Domain::Categorical { choices } => {
             let names: Vec<String> = choices.iter().map(ToString::to_string).collect();
             (value, format!("{name}: {}", names.join(" | ")))
@@ -86,7 +92,12 @@ fn on_scale(domain: &Domain, name: &str, value: f64) -> (f64, String) {
 
 /// Writes `report.png` (the optimization history and one slice per parameter) and
 /// `report.md` (best trial, leaderboard, importance) into `dir`.
-pub fn write_report(dir: &Path, history: &History, space: &SearchSpace, title: &str) -> Result<ReportFiles, BoxError> {
+pub fn write_report(
+    dir: &Path,
+    history: &History,
+    space: &SearchSpace,
+    title: &str,
+) -> Result<ReportFiles, BoxError> {
     std::fs::create_dir_all(dir)?;
     let complete: Vec<_> = history.in_state(TrialState::Complete).collect();
     let mut best = f64::NAN;
@@ -101,15 +112,26 @@ pub fn write_report(dir: &Path, history: &History, space: &SearchSpace, title: &
             (t.number as f64, best)
         })
         .collect();
-    let values: Vec<(f64, f64)> = complete.iter().map(|t| (t.number as f64, t.value.unwrap_or(f64::NAN))).collect();
+    let values: Vec<(f64, f64)> = complete
+        .iter()
+        .map(|t| (t.number as f64, t.value.unwrap_or(f64::NAN)))
+        .collect();
     let mut panels = vec![Panel {
         title: "optimization history".into(),
         x_label: "trial".into(),
         y_label: "objective".into(),
         log_y: false,
         series: vec![
-            Series { name: "trial".into(), points: values, scatter: true },
-            Series { name: "best so far".into(), points: best_so_far, scatter: false },
+            Series {
+                name: "trial".into(),
+                points: values,
+                scatter: true,
+            },
+            Series {
+                name: "best so far".into(),
+                points: best_so_far,
+                scatter: false,
+            },
         ],
     }];
     for (d, p) in space.params().iter().enumerate() {
@@ -118,7 +140,9 @@ pub fn write_report(dir: &Path, history: &History, space: &SearchSpace, title: &
             .iter()
             .map(|t| {
                 let raw = match &p.domain {
-                    Domain::Categorical { choices } => ((t.unit[d] * choices.len() as f64) as usize).min(choices.len() - 1) as f64,
+                    Domain::Categorical { choices } => {
+                        ((t.unit[d] * choices.len() as f64) as usize).min(choices.len() - 1) as f64
+                    }
                     _ => t.params.float(&p.name).unwrap_or(f64::NAN),
                 };
                 let (x, l) = on_scale(&p.domain, &p.name, raw);
@@ -131,7 +155,11 @@ pub fn write_report(dir: &Path, history: &History, space: &SearchSpace, title: &
             x_label: label,
             y_label: "objective".into(),
             log_y: false,
-            series: vec![Series { name: p.name.clone(), points, scatter: true }],
+            series: vec![Series {
+                name: p.name.clone(),
+                points,
+                scatter: true,
+            }],
         });
     }
     let png = dir.join("report.png");
@@ -140,7 +168,12 @@ pub fn write_report(dir: &Path, history: &History, space: &SearchSpace, title: &
 
     let mut md = format!("# {title}\n\n");
     if let Some(b) = history.best() {
-        md += &format!("Best trial: {} with value {} ({})\n\n", b.number, knob_core::format_number(b.value.unwrap_or(f64::NAN)), b.params);
+        md += &format!(
+            "Best trial: {} with value {} ({})\n\n",
+            b.number,
+            knob_core::format_number(b.value.unwrap_or(f64::NAN)),
+            b.params
+        );
     }
     let count = |s| history.in_state(s).count();
     md += &format!(
@@ -174,12 +207,18 @@ mod tests {
             .categorical("irrelevant", ["a", "b"])
             .build()
             .unwrap();
-        let study = Study::builder(space.clone()).sampler(UniformSampler).seed(3).build().unwrap();
+        let study = Study::builder(space.clone())
+            .sampler(UniformSampler)
+            .seed(3)
+            .build()
+            .unwrap();
         for _ in 0..60 {
             let t = study.ask().unwrap().unwrap();
             let x = t.params.float("matters").unwrap();
             let wiggle = 0.02 * t.params.float("noise").unwrap();
-            study.tell(t.number, Outcome::Complete((x - 0.2).powi(2) + wiggle)).unwrap();
+            study
+                .tell(t.number, Outcome::Complete((x - 0.2).powi(2) + wiggle))
+                .unwrap();
         }
         let history = study.history().unwrap();
         let ranking = importance(&history, &space);
@@ -190,7 +229,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = write_report(dir.path(), &history, &space, "test study").unwrap();
         let md = std::fs::read_to_string(&files.markdown).unwrap();
-        assert!(md.contains("| matters |") && md.contains("Best trial"), "{md}");
+        assert!(
+            md.contains("| matters |") && md.contains("Best trial"),
+            "{md}"
+        );
         let img = image::open(&files.png).unwrap();
         assert_eq!(img.width(), 1500);
     }

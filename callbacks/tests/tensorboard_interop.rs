@@ -110,7 +110,9 @@ fn a_study_logs_what_tensorboard_reads() {
             )
             .with(ConfusionMatrix::new(&logdir).save_to(dir.path().join("png")))
     };
-    let trainer = |_| MlpTrainer::new(train.clone(), valid.clone()).map(|t| Epochs(t, 3));
+    let epochs = knob_core::Params::from_iter([("epochs", 3.into())]);
+    let trainer =
+        |_| MlpTrainer::new(train.clone(), valid.clone()).map(|t| t.defaults(epochs.clone()));
     study.optimize(2, 2, trainer, callbacks).unwrap();
 
     // A text summary too, written directly.
@@ -145,20 +147,5 @@ fn a_study_logs_what_tensorboard_reads() {
         let _ = std::fs::remove_dir_all(&keep);
         std::fs::rename(dir.path(), &keep).unwrap();
         std::mem::forget(dir);
-    }
-}
-
-/// Trains every trial for a fixed number of epochs.
-struct Epochs(MlpTrainer, i64);
-
-impl knob_core::Trainer for Epochs {
-    fn fit(
-        &mut self,
-        params: &knob_core::Params,
-        ctx: &mut knob_core::TrialContext<'_>,
-    ) -> Result<f64, knob_core::BoxError> {
-        let mut p = params.clone();
-        p.insert("epochs", self.1);
-        self.0.fit(&p, ctx)
     }
 }

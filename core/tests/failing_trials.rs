@@ -104,10 +104,21 @@ impl Trainer for Interrupting<'_> {
 fn an_interrupted_study_stops_and_queues_the_trial_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("study.jsonl");
-    let space = SearchSpace::builder().float("x", 0.0, 1.0, Scale::Linear).build().unwrap();
-    let open = || Study::builder(space.clone()).sampler(UniformSampler).journal(&path).build().unwrap();
+    let space = SearchSpace::builder()
+        .float("x", 0.0, 1.0, Scale::Linear)
+        .build()
+        .unwrap();
+    let open = || {
+        Study::builder(space.clone())
+            .sampler(UniformSampler)
+            .journal(&path)
+            .build()
+            .unwrap()
+    };
     let study = open();
-    let summary = study.optimize(10, 1, |_| Ok(Interrupting(&study)), |_| CallbackList::new()).unwrap();
+    let summary = study
+        .optimize(10, 1, |_| Ok(Interrupting(&study)), |_| CallbackList::new())
+        .unwrap();
     assert_eq!((summary.completed, summary.failed), (1, 1), "{summary}");
     let interrupted = study.trials().unwrap()[1].clone();
     assert!(interrupted.error.unwrap().contains("interrupted"));
@@ -115,7 +126,12 @@ fn an_interrupted_study_stops_and_queues_the_trial_again() {
     // The rerun redoes the interrupted trial first and tops the study up to 10.
     let study = open();
     let summary = study
-        .optimize(10, 1, |_| Ok(knob_core::testing::QuadraticTrainer::default()), |_| CallbackList::new())
+        .optimize(
+            10,
+            1,
+            |_| Ok(knob_core::testing::QuadraticTrainer::default()),
+            |_| CallbackList::new(),
+        )
         .unwrap();
     assert_eq!(summary.completed, 10);
     assert_eq!(study.trials().unwrap()[2].params, interrupted.params);

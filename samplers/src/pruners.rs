@@ -16,7 +16,10 @@ pub struct MedianPruner {
 
 impl Default for MedianPruner {
     fn default() -> Self {
-        Self { startup: 5, warmup: 1 }
+        Self {
+            startup: 5,
+            warmup: 1,
+        }
     }
 }
 
@@ -41,14 +44,19 @@ impl MedianPruner {
 
 impl Pruner for MedianPruner {
     fn should_prune(&self, trial: &Trial, history: &History) -> bool {
-        let Some((step, value)) = trial.last_intermediate() else { return false };
+        let Some((step, value)) = trial.last_intermediate() else {
+            return false;
+        };
         if step < self.warmup {
             return false;
         }
         let mut others: Vec<f64> = history
             .trials()
             .iter()
-            .filter(|t| t.number != trial.number && matches!(t.state, TrialState::Complete | TrialState::Pruned))
+            .filter(|t| {
+                t.number != trial.number
+                    && matches!(t.state, TrialState::Complete | TrialState::Pruned)
+            })
             .filter_map(|t| t.intermediate.get(&step))
             .map(|&v| history.direction().loss(v))
             .collect();
@@ -57,7 +65,11 @@ impl Pruner for MedianPruner {
         }
         others.sort_by(f64::total_cmp);
         let n = others.len();
-        let median = if n % 2 == 1 { others[n / 2] } else { 0.5 * (others[n / 2 - 1] + others[n / 2]) };
+        let median = if n % 2 == 1 {
+            others[n / 2]
+        } else {
+            0.5 * (others[n / 2 - 1] + others[n / 2])
+        };
         history.direction().loss(value) > median
     }
 }
@@ -75,7 +87,11 @@ mod tests {
             unit: vec![],
             state,
             value: curve.last().copied(),
-            intermediate: curve.iter().enumerate().map(|(s, &v)| (s as u64, v)).collect::<BTreeMap<_, _>>(),
+            intermediate: curve
+                .iter()
+                .enumerate()
+                .map(|(s, &v)| (s as u64, v))
+                .collect::<BTreeMap<_, _>>(),
             started: 0.0,
             finished: None,
             error: None,
@@ -94,12 +110,26 @@ mod tests {
         all.push(trial(3, TrialState::Running, &[0.3, 0.5]));
         let history = History::new(all.clone(), Direction::Maximize);
         let pruner = MedianPruner::new().startup(3).warmup(1);
-        assert!(pruner.should_prune(&all[3], &history), "0.5 < median 0.7 at step 1");
+        assert!(
+            pruner.should_prune(&all[3], &history),
+            "0.5 < median 0.7 at step 1"
+        );
         let good = trial(3, TrialState::Running, &[0.3, 0.75]);
-        let history = History::new([done.clone(), vec![good.clone()]].concat(), Direction::Maximize);
-        assert!(!pruner.should_prune(&good, &history), "0.75 beats the median");
+        let history = History::new(
+            [done.clone(), vec![good.clone()]].concat(),
+            Direction::Maximize,
+        );
+        assert!(
+            !pruner.should_prune(&good, &history),
+            "0.75 beats the median"
+        );
         let early = trial(3, TrialState::Running, &[0.1]);
         assert!(!pruner.should_prune(&early, &history), "step 0 is warm-up");
-        assert!(!MedianPruner::new().startup(4).should_prune(&all[3], &History::new(all.clone(), Direction::Maximize)), "too few finished trials");
+        assert!(
+            !MedianPruner::new()
+                .startup(4)
+                .should_prune(&all[3], &History::new(all.clone(), Direction::Maximize)),
+            "too few finished trials"
+        );
     }
 }

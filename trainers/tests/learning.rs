@@ -171,8 +171,7 @@ fn a_study_tunes_the_mlp_on_two_workers() {
             4,
             2,
             |_| {
-                MlpTrainer::new(train_set.clone(), valid.clone())
-                    .map(|t| WithDefaults(t, fixed.clone()))
+                MlpTrainer::new(train_set.clone(), valid.clone()).map(|t| t.defaults(fixed.clone()))
             },
             |_| CallbackList::new(),
         )
@@ -183,21 +182,4 @@ fn a_study_tunes_the_mlp_on_two_workers() {
         .iter()
         .all(|t| t.state == TrialState::Complete && t.intermediate.len() == 3));
     assert!(summary.best.unwrap().value.unwrap() > 0.8);
-}
-
-/// Adds fixed params (here, the epoch count) to every trial's.
-struct WithDefaults(MlpTrainer, Params);
-
-impl Trainer for WithDefaults {
-    fn fit(
-        &mut self,
-        params: &Params,
-        ctx: &mut TrialContext<'_>,
-    ) -> Result<f64, knob_core::BoxError> {
-        let mut all = self.1.clone();
-        for (name, value) in params.iter() {
-            all.insert(name, value.clone());
-        }
-        self.0.fit(&all, ctx)
-    }
 }

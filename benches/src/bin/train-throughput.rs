@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 use dfdx::nn::builders::{Linear, ReLU};
 use dfdx::optim::{Adam, AdamConfig, Optimizer};
 use dfdx::prelude::*;
-use knob_core::{
-    CallbackList, Direction, Params, Scale, SearchSpace, Study, Trainer, TrialContext,
-};
+use knob_core::{CallbackList, Direction, Params, Scale, SearchSpace, Study};
 use knob_samplers::RandomSampler;
 use knob_trainers::{data, Config, Mlp, MlpDevice, MlpTrainer};
 
@@ -102,27 +100,14 @@ fn trials_per_minute(workers: usize) -> f64 {
         .optimize(
             trials,
             workers,
-            |_| MlpTrainer::new(train.clone(), valid.clone()).map(FixedEpochs),
+            |_| {
+                let fixed = Params::from_iter([("epochs", 5.into()), ("units", 256.into())]);
+                MlpTrainer::new(train.clone(), valid.clone()).map(|t| t.defaults(fixed))
+            },
             |_| CallbackList::new(),
         )
         .expect("the study runs");
     trials as f64 / start.elapsed().as_secs_f64() * 60.0
-}
-
-/// Trains every trial for 5 epochs of 256 hidden units.
-struct FixedEpochs(MlpTrainer);
-
-impl Trainer for FixedEpochs {
-    fn fit(
-        &mut self,
-        params: &Params,
-        ctx: &mut TrialContext<'_>,
-    ) -> Result<f64, knob_core::BoxError> {
-        let mut p = params.clone();
-        p.insert("epochs", 5);
-        p.insert("units", 256);
-        self.0.fit(&p, ctx)
-    }
 }
 
 fn main() {

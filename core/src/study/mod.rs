@@ -269,10 +269,21 @@ impl Study {
 
     /// Records an interrupted trial as failed and queues its params again.
     pub(crate) fn requeue_interrupted(&self, number: u64) -> Result<()> {
-        self.tell(number, Outcome::Failed("interrupted before it finished".into()))?;
+        self.tell(
+            number,
+            Outcome::Failed("interrupted before it finished".into()),
+        )?;
         self.locked(|state| {
-            let params = state.history.get(number).ok_or(Error::UnknownTrial(number))?.params.clone();
-            state.record(Event::TrialEnqueued { params, retry_of: Some(number) })
+            let params = state
+                .history
+                .get(number)
+                .ok_or(Error::UnknownTrial(number))?
+                .params
+                .clone();
+            state.record(Event::TrialEnqueued {
+                params,
+                retry_of: Some(number),
+            })
         })
     }
 

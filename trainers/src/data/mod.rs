@@ -149,19 +149,22 @@ impl Standardizer {
             }
         }
         let mean: Vec<f64> = mean.iter().map(|m| m / n).collect();
-        let scale = sq
+        let sds: Vec<f64> = sq
             .iter()
             .zip(&mean)
-            .map(|(s, m)| {
-                let sd = (s / n - m * m).max(0.0).sqrt();
-                // Constant features (blank pixels) are centred, not blown up.
-                if sd > 1e-6 {
-                    (1.0 / sd) as f32
-                } else {
-                    1.0
-                }
-            })
+            .map(|(s, m)| (s / n - m * m).max(0.0).sqrt())
             .collect();
+        // Nearly constant features (pixels at an image's border, lit in a handful of
+        // examples) would be blown up to huge values by their tiny deviation; no
+        // feature is scaled by more than the typical (median) feature is.
+        let mut sorted = sds.clone();
+        sorted.sort_by(f64::total_cmp);
+        let floor = sorted
+            .get(sorted.len() / 2)
+            .copied()
+            .unwrap_or(1.0)
+            .max(1e-6);
+        let scale = sds.iter().map(|sd| (1.0 / sd.max(floor)) as f32).collect();
         Self {
             mean: mean.iter().map(|&m| m as f32).collect(),
             scale,

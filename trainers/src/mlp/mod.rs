@@ -91,6 +91,7 @@ pub struct MlpTrainer<D: MlpDevice = Cpu> {
     pool: rayon::ThreadPool,
     images: Vec<f32>,
     class_names: Vec<String>,
+    defaults: Params,
     // The device is built per trial, inside the trainer's thread pool.
     _device: std::marker::PhantomData<fn() -> D>,
 }
@@ -130,6 +131,7 @@ impl<D: MlpDevice> MlpTrainer<D> {
             ordinal,
             pool: rayon::ThreadPoolBuilder::new().num_threads(1).build()?,
             images,
+            defaults: Params::new(),
             _device: std::marker::PhantomData,
         })
     }
@@ -151,6 +153,13 @@ impl<D: MlpDevice> MlpTrainer<D> {
     /// The seed of initialization, shuffling and dropout, combined with the trial number.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Params every trial uses unless it sets them itself, such as a fixed epoch count
+    /// for a study that does not tune it.
+    pub fn defaults(mut self, params: Params) -> Self {
+        self.defaults = params;
         self
     }
 
@@ -292,7 +301,11 @@ impl<D: MlpDevice> MlpTrainer<D> {
 
 impl<D: MlpDevice> Trainer for MlpTrainer<D> {
     fn fit(&mut self, params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
-        let config = Config::from_params(params)?;
+        let mut merged = self.defaults.clone();
+        for (name, value) in params.iter() {
+            merged.insert(name, value.clone());
+        }
+        let config = Config::from_params(&merged)?;
         self.pool.install(|| self.run(&config, ctx))
     }
 }

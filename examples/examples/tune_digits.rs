@@ -1,0 +1,295 @@
+//! The main job: tune a dfdx MLP on the embedded handwritten digits.
+//!
+//! A Bayesian-optimization study (by default) over the learning rate (log scale), Adam's
+//! β1 (log of 1-β), 1 to 3 hidden layers, hidden units, dropout and batch size, a few
+//! epochs per trial, on two workers. It writes the journal (rerun with `--storage` to
+//! resume), TensorBoard logs (scalars, histograms, input images, confusion matrices,
+//! HParams) and a report under `runs/`, and ends with a leaderboard, the best params,
+//! the best validation accuracy and the parameters ranked by importance.
+//!
+//! ```text
+//! cargo run --release --example tune_digits -- --help
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use knob_callbacks::report::{importance, write_report};
+use knob_callbacks::{write_experiment, ConfusionMatrix, TensorBoard};
+use knob_core::{
+    BoxError, CallbackList, Control, Direction, LambdaCallback, Params, Sampler, Scale,
+    SearchSpace, Study, TrialState,
+};
+use knob_samplers::{
+    GpSampler, GridSampler, MedianPruner, RandomSampler, SobolSampler, TpeSampler, ZoomSampler,
+};
+use knob_trainers::{data, MlpTrainer};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SamplerName {
+    Grid,
+    Random,
+    Sobol,
+    Zoom,
+    Gp,
+    Tpe,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
+enum DatasetName {
+    /// 5000 real MNIST images, 28x28 (embedded).
+    Mnist5k,
+    /// 1797 8x8 digits (embedded).
+    Digits,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PrunerName {
+    None,
+    Median,
+}
+
+/// Tune an MLP on handwritten digits with knob.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// How proposals are made.
+    #[arg(long, value_enum, default_value = "gp")]
+    sampler: SamplerName,
+    /// Trials in the study (a resumed study is topped up to this many).
+    #[arg(long, default_value_t = 20)]
+    trials: usize,
+    /// Trials trained at once, one per core.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Epochs per trial.
+    #[arg(long, default_value_t = 6)]
+    epochs: usize,
+    /// Seed of the study, the split and the networks.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The embedded dataset to tune on.
+    #[arg(long, value_enum, default_value = "mnist5k")]
+    dataset: DatasetName,
+    /// Journal file; rerunning with the same path resumes the study.
+    #[arg(long)]
+    storage: Option<PathBuf>,
+    /// TensorBoard log directory (default: next to the journal).
+    #[arg(long)]
+    logdir: Option<PathBuf>,
+    /// Use full MNIST from IDX files in this folder (train-images-idx3-ubyte[.gz],
+    /// train-labels-idx1-ubyte[.gz]) instead of an embedded set.
+    #[arg(long)]
+    mnist: Option<PathBuf>,
+    /// Stop hopeless trials early.
+    #[arg(long, value_enum, default_value = "none")]
+    pruner: PrunerName,
+    /// Finish with one JSON line of results.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn space() -> SearchSpace {
+    SearchSpace::builder()
+        .float("lr", 1e-4, 3e-2, Scale::Log)
+        .float("beta1", 0.8, 0.99, Scale::LogOneMinus)
+        .int("layers", 1, 3, Scale::Linear)
+        .int("units", 32, 512, Scale::Log)
+        .float("dropout", 0.0, 0.5, Scale::Linear)
+        .categorical("batch_size", [32, 64, 128])
+        .build()
+        .expect("the search space is valid")
+}
+
+fn sampler(name: SamplerName) -> Box<dyn Sampler> {
+    match name {
+        SamplerName::Grid => Box::new(GridSampler::new().resolution(3).shuffled()),
+        SamplerName::Random => Box::new(RandomSampler::new()),
+        SamplerName::Sobol => Box::new(SobolSampler::new()),
+        SamplerName::Zoom => Box::new(ZoomSampler::new()),
+        SamplerName::Gp => Box::new(GpSampler::new()),
+        SamplerName::Tpe => Box::new(TpeSampler::new()),
+    }
+}
+
+fn idx_file(dir: &std::path::Path, stem: &str) -> PathBuf {
+    let gz = dir.join(format!("{stem}.gz"));
+    if gz.exists() {
+        gz
+    } else {
+        dir.join(stem)
+    }
+}
+
+fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
+    let started = Instant::now();
+    let dataset = match (&args.mnist, args.dataset) {
+        (Some(dir), _) => data::read_idx(
+            idx_file(dir, "train-images-idx3-ubyte"),
+            idx_file(dir, "train-labels-idx1-ubyte"),
+        )?,
+        (None, DatasetName::Mnist5k) => data::mnist5k(),
+        (None, DatasetName::Digits) => data::digits(),
+    };
+    let (train, valid) = data::prepare(dataset, 0.2, args.seed);
+
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let run_dir = match &args.storage {
+        Some(path) => path.parent().map(PathBuf::from).unwrap_or_default(),
+        None => PathBuf::from(format!("runs/tune_digits/{stamp}")),
+    };
+    let journal = args
+        .storage
+        .clone()
+        .unwrap_or_else(|| run_dir.join("study.jsonl"));
+    let logdir = args.logdir.clone().unwrap_or_else(|| run_dir.join("tb"));
+    let space = space();
+    let mut builder = Study::builder(space.clone())
+        .direction(Direction::Maximize)
+        .sampler(sampler(args.sampler))
+        .journal(&journal)
+        .seed(args.seed);
+    if let PrunerName::Median = args.pruner {
+        builder = builder.pruner(MedianPruner::new().startup(4).warmup(2));
+    }
+    let study = Arc::new(builder.build()?);
+    write_experiment(&logdir, "tune_digits", &space)?;
+
+    // Ctrl-C: finish cleanly (running trials are marked and queued again); twice: quit.
+    let handle = study.clone();
+    ctrlc::set_handler(move || {
+        if handle.is_interrupted() {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nknob: stopping after the running trials' next epoch (Ctrl-C again to quit now)"
+        );
+        handle.interrupt();
+    })?;
+
+    let bar = Arc::new(if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar =
+            ProgressBar::with_draw_target(Some(args.trials as u64), ProgressDrawTarget::stderr());
+        bar.set_style(ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} trials {elapsed} {msg}",
+        )?);
+        bar
+    });
+    let done = study
+        .history()?
+        .trials()
+        .iter()
+        .filter(|t| t.state.is_finished())
+        .count();
+    bar.set_position(done.min(args.trials) as u64);
+
+    let fixed = Params::from_iter([("epochs", (args.epochs as i64).into())]);
+    let epochs = args.epochs;
+    let summary = study.optimize(
+        args.trials,
+        args.workers,
+        |_| {
+            MlpTrainer::new(train.clone(), valid.clone())
+                .map(|t| t.defaults(fixed.clone()).seed(args.seed))
+        },
+        |info| {
+            let (epoch_bar, end_bar, number) = (bar.clone(), bar.clone(), info.number);
+            let progress = LambdaCallback::new()
+                .epoch_end(move |epoch, logs, _| {
+                    let acc = logs.get("val_accuracy").copied().unwrap_or(f64::NAN);
+                    epoch_bar.set_message(format!(
+                        "trial {number}: epoch {}/{epochs}, val_accuracy {acc:.4}",
+                        epoch + 1
+                    ));
+                    Ok(Control::Continue)
+                })
+                .train_end(move |_| {
+                    end_bar.inc(1);
+                    Ok(())
+                });
+            CallbackList::new()
+                .with(
+                    TensorBoard::new(&logdir)
+                        .histogram_freq(1)
+                        .space(space.clone()),
+                )
+                .with(ConfusionMatrix::new(&logdir))
+                .with(progress)
+        },
+    )?;
+    bar.finish_and_clear();
+
+    let history = study.history()?;
+    let report = write_report(
+        &run_dir.join("report"),
+        &history,
+        &space,
+        "tune_digits: validation accuracy",
+    )?;
+    let count = |s| history.in_state(s).count();
+    let best = history.best().cloned();
+    let seconds = started.elapsed().as_secs_f64();
+    if args.json {
+        let best_params: serde_json::Map<String, serde_json::Value> = best
+            .as_ref()
+            .map(|b| {
+                b.params
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), serde_json::to_value(v).unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let line = serde_json::json!({
+            "best_value": best.as_ref().and_then(|b| b.value),
+            "best_params": best_params,
+            "completed": count(TrialState::Complete),
+            "failed": count(TrialState::Failed),
+            "pruned": count(TrialState::Pruned),
+            "seconds": seconds,
+        });
+        println!("{line}");
+        return Ok(());
+    }
+    println!("{summary}\n");
+    println!(
+        "Leaderboard (validation accuracy):\n{}",
+        study.leaderboard(5)?
+    );
+    if let Some(b) = &best {
+        println!("Best params: {}", b.params);
+        println!(
+            "Best validation accuracy: {:.2}%\n",
+            100.0 * b.value.unwrap_or(f64::NAN)
+        );
+    }
+    println!("Importance (share of the accuracy's variance each parameter explains):");
+    for (name, share) in importance(&history, &space) {
+        println!("  {name:<11} {:>5.1}%", 100.0 * share);
+    }
+    println!(
+        "\nJournal: {} (resume with --storage {0})",
+        journal.display()
+    );
+    println!(
+        "Report:  {} and {}",
+        report.png.display(),
+        report.markdown.display()
+    );
+    println!(
+        "View:    tensorboard --logdir {} --samples_per_plugin=images=0",
+        logdir.display()
+    );
+    println!("Took {seconds:.0} s.");
+    Ok(())
+}
