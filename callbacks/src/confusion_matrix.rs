@@ -24,12 +24,12 @@ pub struct ConfusionMatrix {
 }
 
 impl ConfusionMatrix {
-    /// Every epoch, 640x560 pixels, logged under `log_dir`.
+    /// Every epoch, 512x448 pixels, logged under `log_dir`.
     pub fn new(log_dir: impl AsRef<Path>) -> Self {
         Self {
             log_dir: log_dir.as_ref().to_owned(),
             every: 1,
-            size: (640, 560),
+            size: (512, 448),
             save_to: None,
             run: None,
             trial: 0,

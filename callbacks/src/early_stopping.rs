@@ -15,7 +15,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn maximizes(self, monitor: &str) -> bool {
+    pub(crate) fn maximizes(self, monitor: &str) -> bool {
         match self {
             Mode::Auto => monitor.contains("acc"),
             Mode::Min => false,

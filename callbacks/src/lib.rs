@@ -4,13 +4,19 @@
 //! in a study or in your own training loop.
 
 mod confusion_matrix;
+mod csv_logger;
 mod early_stopping;
 pub mod plot;
+mod progress_bar;
 pub mod report;
+mod schedules;
 pub mod tensorboard;
 mod terminate_on_nan;
 
 pub use confusion_matrix::ConfusionMatrix;
+pub use csv_logger::CsvLogger;
 pub use early_stopping::{EarlyStopping, Mode};
+pub use progress_bar::{ProgressBar, StudyProgress};
+pub use schedules::{LearningRateScheduler, ReduceLROnPlateau};
 pub use tensorboard::{write_experiment, TensorBoard, UpdateFreq};
 pub use terminate_on_nan::TerminateOnNaN;

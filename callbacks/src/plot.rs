@@ -254,17 +254,26 @@ pub fn confusion_matrix(
         }
         root.present()?;
     }
+    Ok(ConfusionImage {
+        png: encode_png(&rgb, width, height, image::ColorType::Rgb8)?,
+        probes,
+    })
+}
+
+/// Encodes raw pixels as a PNG with fast compression: charts are mostly flat colour,
+/// and the default level costs several milliseconds per image, every epoch.
+pub fn encode_png(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    colour: image::ColorType,
+) -> Result<Vec<u8>, BoxError> {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    use image::ImageEncoder;
     let mut png = Vec::new();
-    {
-        use image::ImageEncoder;
-        image::codecs::png::PngEncoder::new(&mut png).write_image(
-            &rgb,
-            width,
-            height,
-            image::ColorType::Rgb8,
-        )?;
-    }
-    Ok(ConfusionImage { png, probes })
+    PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::Sub)
+        .write_image(pixels, width, height, colour)?;
+    Ok(png)
 }
 
 /// A tick label: integers plainly, other numbers in a short form.

@@ -16,12 +16,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use knob_callbacks::report::{importance, write_report};
-use knob_callbacks::{write_experiment, ConfusionMatrix, TensorBoard};
+use knob_callbacks::{write_experiment, ConfusionMatrix, StudyProgress, TensorBoard};
 use knob_core::{
-    BoxError, CallbackList, Control, Direction, LambdaCallback, Params, Sampler, Scale,
-    SearchSpace, Study, TrialState,
+    BoxError, CallbackList, Direction, Params, Sampler, Scale, SearchSpace, Study, TrialState,
 };
 use knob_samplers::{
     GpSampler, GridSampler, MedianPruner, RandomSampler, SobolSampler, TpeSampler, ZoomSampler,
@@ -176,26 +174,20 @@ fn main() -> Result<(), BoxError> {
         handle.interrupt();
     })?;
 
-    let bar = Arc::new(if args.quiet {
-        ProgressBar::hidden()
+    let progress = if args.quiet {
+        StudyProgress::hidden(args.trials as u64, args.epochs as u64)
     } else {
-        let bar =
-            ProgressBar::with_draw_target(Some(args.trials as u64), ProgressDrawTarget::stderr());
-        bar.set_style(ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} trials {elapsed} {msg}",
-        )?);
-        bar
-    });
+        StudyProgress::new(args.trials as u64, args.epochs as u64)
+    };
     let done = study
         .history()?
         .trials()
         .iter()
         .filter(|t| t.state.is_finished())
         .count();
-    bar.set_position(done.min(args.trials) as u64);
+    progress.skip(done.min(args.trials) as u64);
 
     let fixed = Params::from_iter([("epochs", (args.epochs as i64).into())]);
-    let epochs = args.epochs;
     let summary = study.optimize(
         args.trials,
         args.workers,
@@ -203,21 +195,7 @@ fn main() -> Result<(), BoxError> {
             MlpTrainer::new(train.clone(), valid.clone())
                 .map(|t| t.defaults(fixed.clone()).seed(args.seed))
         },
-        |info| {
-            let (epoch_bar, end_bar, number) = (bar.clone(), bar.clone(), info.number);
-            let progress = LambdaCallback::new()
-                .epoch_end(move |epoch, logs, _| {
-                    let acc = logs.get("val_accuracy").copied().unwrap_or(f64::NAN);
-                    epoch_bar.set_message(format!(
-                        "trial {number}: epoch {}/{epochs}, val_accuracy {acc:.4}",
-                        epoch + 1
-                    ));
-                    Ok(Control::Continue)
-                })
-                .train_end(move |_| {
-                    end_bar.inc(1);
-                    Ok(())
-                });
+        |_| {
             CallbackList::new()
                 .with(
                     TensorBoard::new(&logdir)
@@ -225,10 +203,10 @@ fn main() -> Result<(), BoxError> {
                         .space(space.clone()),
                 )
                 .with(ConfusionMatrix::new(&logdir))
-                .with(progress)
+                .with(progress.trial())
         },
     )?;
-    bar.finish_and_clear();
+    progress.finish();
 
     let history = study.history()?;
     let report = write_report(

@@ -110,6 +110,25 @@ fn trials_per_minute(workers: usize) -> f64 {
     trials as f64 / start.elapsed().as_secs_f64() * 60.0
 }
 
+/// Seconds of one 8-epoch digits trial, with or without the logging callbacks
+/// (TensorBoard with histograms every epoch, and a confusion matrix every epoch).
+fn digits_trial_seconds(with_callbacks: bool, logdir: &std::path::Path) -> f64 {
+    use knob_core::{Callback, Trainer, TrialContext};
+    let (train, valid) = data::prepare(data::digits(), 0.2, 0);
+    let mut trainer = MlpTrainer::new(train, valid).expect("a trainer");
+    let params = Params::from_iter([("epochs", 8.into()), ("units", 128.into())]);
+    let mut callbacks = CallbackList::new();
+    if with_callbacks {
+        callbacks.push(knob_callbacks::TensorBoard::new(logdir).histogram_freq(1));
+        callbacks.push(knob_callbacks::ConfusionMatrix::new(logdir));
+    }
+    let mut ctx = TrialContext::standalone(params.clone()).with_callbacks(callbacks);
+    let start = Instant::now();
+    trainer.fit(&params, &mut ctx).expect("training");
+    let _ = ctx.callbacks.on_train_end(&Default::default());
+    start.elapsed().as_secs_f64()
+}
+
 fn main() {
     let secs: f64 = std::env::args()
         .nth(1)
@@ -136,6 +155,22 @@ fn main() {
             println!(r#"{{"shape": "{name}", "ratio_knob_to_const_generic": {:.3}}}"#, ours / theirs);
         }
     });
+    let logdir = tempfile::tempdir().expect("a temporary folder");
+    // Interleaved repeats, medians: the machine is shared and noisy.
+    let (mut plain, mut logged) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        plain.push(digits_trial_seconds(false, logdir.path()));
+        logged.push(digits_trial_seconds(true, logdir.path()));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (plain, logged) = (median(&mut plain), median(&mut logged));
+    println!(
+        r#"{{"bench": "callback_overhead_digits", "epochs": 8, "seconds_plain": {plain:.3}, "seconds_logged": {logged:.3}, "overhead": {:.3}}}"#,
+        logged / plain - 1.0
+    );
     let one = trials_per_minute(1);
     let two = trials_per_minute(2);
     println!(

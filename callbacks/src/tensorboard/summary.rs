@@ -92,16 +92,12 @@ pub fn histogram(tag: &str, values: &[f32]) -> Value {
 
 /// Encodes grey pixels in [0, 1] (row-major) as a PNG.
 pub fn png_gray(pixels: &[f32], width: u32, height: u32) -> Vec<u8> {
-    use image::ImageEncoder;
     let bytes: Vec<u8> = pixels
         .iter()
         .map(|p| (p.clamp(0.0, 1.0) * 255.0).round() as u8)
         .collect();
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(&bytes, width, height, image::ColorType::L8)
-        .expect("encoding a PNG into memory");
-    out
+    crate::plot::encode_png(&bytes, width, height, image::ColorType::L8)
+        .expect("encoding a PNG into memory")
 }
 
 /// An image (old style) from a PNG and its true size; `colorspace` 1 is grey, 3 RGB, 4 RGBA.
