@@ -22,7 +22,8 @@ use knob_core::{
     BoxError, CallbackList, Direction, Params, Sampler, Scale, SearchSpace, Study, TrialState,
 };
 use knob_samplers::{
-    GpSampler, GridSampler, MedianPruner, RandomSampler, SobolSampler, TpeSampler, ZoomSampler,
+    AshaPruner, GpSampler, GridSampler, MedianPruner, RandomSampler, SobolSampler, TpeSampler,
+    ZoomSampler,
 };
 use knob_trainers::{data, MlpTrainer};
 
@@ -48,6 +49,7 @@ enum DatasetName {
 enum PrunerName {
     None,
     Median,
+    Asha,
 }
 
 /// Tune an MLP on handwritten digits with knob.
@@ -156,9 +158,11 @@ fn main() -> Result<(), BoxError> {
         .sampler(sampler(args.sampler))
         .journal(&journal)
         .seed(args.seed);
-    if let PrunerName::Median = args.pruner {
-        builder = builder.pruner(MedianPruner::new().startup(4).warmup(2));
-    }
+    builder = match args.pruner {
+        PrunerName::None => builder,
+        PrunerName::Median => builder.pruner(MedianPruner::new().startup(4).warmup(2)),
+        PrunerName::Asha => builder.pruner(AshaPruner::new().min_resource(2).eta(3)),
+    };
     let study = Arc::new(builder.build()?);
     write_experiment(&logdir, "tune_digits", &space)?;
 

@@ -26,7 +26,7 @@ mod zoom;
 
 pub use gp::{Acquisition, GpSampler};
 pub use grid::GridSampler;
-pub use pruners::MedianPruner;
+pub use pruners::{AshaPruner, MedianPruner};
 pub use random::RandomSampler;
 pub use sobol::{sobol_point, SobolSampler};
 pub use tpe::TpeSampler;

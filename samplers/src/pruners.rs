@@ -74,6 +74,72 @@ impl Pruner for MedianPruner {
     }
 }
 
+/// Asynchronous successive halving (ASHA, Li et al. 2020): rungs at `min_resource ·
+/// η^k` steps; a trial that reaches a rung continues only if its value there is in the
+/// best `1/η` of all values reported at that rung so far (the first to arrive always
+/// continues). Workers never wait for a rung to fill, so it suits parallel studies.
+///
+/// Steps count from 0, so a trial reporting after its first epoch is at resource 1.
+#[derive(Debug, Clone, Copy)]
+pub struct AshaPruner {
+    min_resource: u64,
+    eta: u64,
+}
+
+impl Default for AshaPruner {
+    fn default() -> Self {
+        Self {
+            min_resource: 1,
+            eta: 3,
+        }
+    }
+}
+
+impl AshaPruner {
+    /// Rungs at 1, 3, 9, ... epochs (η = 3).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The resource (epochs) of the first rung.
+    pub fn min_resource(mut self, epochs: u64) -> Self {
+        self.min_resource = epochs.max(1);
+        self
+    }
+
+    /// The reduction factor η (at least 2): one in η trials goes on at each rung.
+    pub fn eta(mut self, eta: u64) -> Self {
+        self.eta = eta.max(2);
+        self
+    }
+
+    /// Whether `resource` is a rung.
+    fn is_rung(&self, resource: u64) -> bool {
+        let mut r = self.min_resource;
+        while r < resource {
+            r = r.saturating_mul(self.eta);
+        }
+        r == resource
+    }
+}
+
+impl Pruner for AshaPruner {
+    fn should_prune(&self, trial: &Trial, history: &History) -> bool {
+        let Some((step, value)) = trial.last_intermediate() else {
+            return false;
+        };
+        if !self.is_rung(step + 1) {
+            return false;
+        }
+        let mine = history.direction().loss(value);
+        let mut competing = history.losses_at_step(step, trial.number);
+        competing.push(mine);
+        competing.sort_by(f64::total_cmp);
+        let keep = (competing.len() as u64 / self.eta).max(1) as usize;
+        mine > competing[keep - 1]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +162,44 @@ mod tests {
             finished: None,
             error: None,
         }
+    }
+
+    #[test]
+    fn asha_keeps_the_best_third_at_each_rung() {
+        let pruner = AshaPruner::new().eta(3);
+        assert!(pruner.is_rung(1) && pruner.is_rung(3) && pruner.is_rung(9) && !pruner.is_rung(2));
+        // Losses (minimized) at step 0 (resource 1, a rung) of six earlier trials.
+        let others: Vec<Trial> = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| trial(i as u64, TrialState::Complete, &[v]))
+            .collect();
+        let check = |loss: f64| {
+            let t = trial(6, TrialState::Running, &[loss]);
+            let history = History::new(
+                [others.clone(), vec![t.clone()]].concat(),
+                Direction::Minimize,
+            );
+            pruner.should_prune(&t, &history)
+        };
+        // Seven values: the best 7/3 = 2 go on, so 0.45 (second best) continues and 0.55 stops.
+        assert!(!check(0.45));
+        assert!(check(0.55));
+        // Off-rung steps are never pruned, and the first trial at a rung always goes on.
+        let t = trial(6, TrialState::Running, &[0.99, 0.99]);
+        let history = History::new(
+            [others.clone(), vec![t.clone()]].concat(),
+            Direction::Minimize,
+        );
+        assert!(
+            !pruner.should_prune(&t, &history),
+            "resource 2 is not a rung"
+        );
+        let alone = trial(0, TrialState::Running, &[5.0]);
+        assert!(!pruner.should_prune(
+            &alone,
+            &History::new(vec![alone.clone()], Direction::Minimize)
+        ));
     }
 
     #[test]
