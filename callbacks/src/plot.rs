@@ -87,7 +87,8 @@ pub fn line_panels(
     Ok(())
 }
 
-fn draw_panel<DB: DrawingBackend>(
+/// Draws one panel into `area` (of any plotters backend: bitmap, SVG).
+pub fn draw_panel<DB: DrawingBackend>(
     panel: &Panel,
     area: &DrawingArea<DB, plotters::coord::Shift>,
 ) -> Result<(), BoxError>
@@ -166,6 +167,78 @@ where
         finish!(builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale())?);
     } else {
         finish!(builder.build_cartesian_2d(x0..x1, y0..y1)?);
+    }
+    Ok(())
+}
+
+/// One trial for a parallel-coordinates plot: its coordinates in [0, 1] (one per
+/// axis) and its objective value.
+pub struct Polyline {
+    /// Positions on the axes, each in [0, 1].
+    pub coordinates: Vec<f64>,
+    /// The objective, which colours the line.
+    pub value: f64,
+}
+
+/// Parallel coordinates: one vertical axis per name, one line per trial through its
+/// coordinates, coloured by rank from light (worst) to dark (best); `higher_is_better` says
+/// which end is best. Lines are drawn worst first, so the best lie on top.
+pub fn draw_parallel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    names: &[String],
+    lines: &[Polyline],
+    higher_is_better: bool,
+) -> Result<(), BoxError>
+where
+    DB::ErrorType: 'static,
+{
+    ensure_font();
+    let k = names.len().max(2);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 16))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(40)
+        .build_cartesian_2d(-0.2f64..(k as f64 - 0.8), 0f64..1f64)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_labels(k)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc("position in range (own scale)")
+        .label_style((FONT, 12))
+        .draw()?;
+    // Colour by rank, so one outlier does not wash out the rest.
+    let mut order: Vec<&Polyline> = lines.iter().filter(|l| l.value.is_finite()).collect();
+    order.sort_by(|a, b| {
+        if higher_is_better {
+            a.value.total_cmp(&b.value)
+        } else {
+            b.value.total_cmp(&a.value)
+        }
+    });
+    let last = order.len().saturating_sub(1).max(1) as f64;
+    for (rank, line) in order.into_iter().enumerate() {
+        let g = rank as f64 / last;
+        let shade = |dark: f64, light: f64| (light + (dark - light) * g).round() as u8;
+        let colour = RGBColor(shade(8.0, 198.0), shade(48.0, 219.0), shade(107.0, 239.0));
+        let points = line
+            .coordinates
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (i as f64, c.clamp(0.0, 1.0)));
+        chart.draw_series(LineSeries::new(
+            points,
+            colour.stroke_width(if g > 0.9 { 3 } else { 1 }),
+        ))?;
     }
     Ok(())
 }

@@ -3,9 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use knob_core::{BoxError, Domain, History, Scale, SearchSpace, TrialState};
+use knob_core::{BoxError, Direction, Domain, History, Scale, SearchSpace, TrialState};
 
-use crate::plot::{line_panels, Panel, Series};
+use plotters::prelude::*;
+
+use crate::plot::{draw_panel, draw_parallel, Panel, Polyline, Series};
 
 /// How much of the variance of the objective each parameter explains on its own, over
 /// the complete trials: the trials are binned by the parameter (quantiles of a numeric
@@ -63,8 +65,10 @@ pub fn importance(history: &History, space: &SearchSpace) -> Vec<(String, f64)> 
 /// Where [`write_report`] put its files.
 #[derive(Debug, Clone)]
 pub struct ReportFiles {
-    /// The figure.
+    /// The figure as a PNG.
     pub png: PathBuf,
+    /// The same figure as an SVG.
+    pub svg: PathBuf,
     /// The markdown summary.
     pub markdown: PathBuf,
 }
@@ -90,7 +94,8 @@ fn on_scale(domain: &Domain, name: &str, value: f64) -> (f64, String) {
     }
 }
 
-/// Writes `report.png` (the optimization history and one slice per parameter) and
+/// Writes `report.png` and `report.svg` (the optimization history, parallel coordinates
+/// of the params coloured by objective, one slice per parameter on its own scale) and
 /// `report.md` (best trial, leaderboard, importance) into `dir`.
 pub fn write_report(
     dir: &Path,
@@ -162,9 +167,35 @@ pub fn write_report(
             }],
         });
     }
+    let names: Vec<String> = space.params().iter().map(|p| p.name.clone()).collect();
+    let lines: Vec<Polyline> = complete
+        .iter()
+        .map(|t| Polyline {
+            coordinates: t.unit.clone(),
+            value: t.value.unwrap_or(f64::NAN),
+        })
+        .collect();
+    let higher_is_better = direction == Direction::Maximize;
     let png = dir.join("report.png");
-    let rows = panels.len().div_ceil(3) as u32;
-    line_panels(&png, title, &panels, 3, (1500, 60 + 380 * rows))?;
+    let svg = dir.join("report.svg");
+    let rows = panels.len().div_ceil(3) as u32 + 1;
+    let size = (1500, 60 + 380 * rows);
+    draw_report(
+        BitMapBackend::new(&png, size).into_drawing_area(),
+        title,
+        &panels,
+        &names,
+        &lines,
+        higher_is_better,
+    )?;
+    draw_report(
+        SVGBackend::new(&svg, size).into_drawing_area(),
+        title,
+        &panels,
+        &names,
+        &lines,
+        higher_is_better,
+    )?;
 
     let mut md = format!("# {title}\n\n");
     if let Some(b) = history.best() {
@@ -190,7 +221,46 @@ pub fn write_report(
     md += "\n![report](report.png)\n";
     let markdown = dir.join("report.md");
     std::fs::write(&markdown, md)?;
-    Ok(ReportFiles { png, markdown })
+    Ok(ReportFiles { png, svg, markdown })
+}
+
+/// The figure: the history panel and the parallel coordinates on the first row, the
+/// slices below, three to a row.
+fn draw_report<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    panels: &[Panel],
+    names: &[String],
+    lines: &[Polyline],
+    higher_is_better: bool,
+) -> Result<(), BoxError>
+where
+    DB::ErrorType: 'static,
+{
+    crate::plot::ensure_font();
+    root.fill(&WHITE)?;
+    let root = root.titled(title, (crate::plot::FONT, 22))?;
+    let (_, height) = root.dim_in_pixel();
+    let rows = panels.len().saturating_sub(1).div_ceil(3) + 1;
+    let (top, rest) = root.split_vertically(height / rows as u32);
+    let (left, right) = top.split_horizontally(top.dim_in_pixel().0 / 3);
+    draw_panel(&panels[0], &left)?;
+    draw_parallel(
+        &right,
+        "parallel coordinates (darker is better)",
+        names,
+        lines,
+        higher_is_better,
+    )?;
+    let slices = &panels[1..];
+    if !slices.is_empty() {
+        let areas = rest.split_evenly((slices.len().div_ceil(3), 3));
+        for (panel, area) in slices.iter().zip(areas.iter()) {
+            draw_panel(panel, area)?;
+        }
+    }
+    root.present()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -235,5 +305,10 @@ mod tests {
         );
         let img = image::open(&files.png).unwrap();
         assert_eq!(img.width(), 1500);
+        let svg = std::fs::read_to_string(&files.svg).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("parallel coordinates"),
+            "an SVG with the same figure"
+        );
     }
 }
