@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use knob_core::{BoxError, Callback, Control, EpochView, Logs, TrialInfo};
 
 use crate::plot;
-use crate::tensorboard::{summary, RunWriter};
+use crate::tensorboard::{summary, AsyncRun};
 
 /// Renders the validation confusion matrix every `every` epochs (row-normalized
 /// colours, counts in the cells, class names on the axes, the epoch in the title) and
@@ -19,7 +19,7 @@ pub struct ConfusionMatrix {
     every: usize,
     size: (u32, u32),
     save_to: Option<PathBuf>,
-    run: Option<RunWriter>,
+    run: Option<AsyncRun>,
     trial: u64,
 }
 
@@ -62,7 +62,7 @@ impl Callback for ConfusionMatrix {
             .log_dir
             .join(format!("trial_{:04}", trial.number))
             .join("confusion");
-        self.run = Some(RunWriter::create(&dir).map_err(|e| format!("{}: {e}", dir.display()))?);
+        self.run = Some(AsyncRun::create(&dir).map_err(|e| format!("{}: {e}", dir.display()))?);
         Ok(())
     }
 
@@ -89,25 +89,46 @@ impl Callback for ConfusionMatrix {
         for (&a, &q) in p.actual.iter().zip(p.predicted) {
             matrix[a][q] += 1;
         }
+        // Rendering takes milliseconds: it happens on the writer's thread.
         let title = format!("trial {} · epoch {epoch}", self.trial);
-        let img = plot::confusion_matrix(&matrix, p.class_names, &title, self.size)?;
-        if let Some(dir) = &self.save_to {
-            std::fs::create_dir_all(dir)?;
-            std::fs::write(
-                dir.join(format!("trial_{:04}_epoch_{epoch:03}.png", self.trial)),
-                &img.png,
-            )?;
-        }
-        let (w, h) = self.size;
+        let (names, size, trial) = (p.class_names.to_vec(), self.size, self.trial);
+        let save_to = self.save_to.clone();
         let run = self
             .run
-            .as_mut()
+            .as_ref()
             .ok_or("ConfusionMatrix: on_train_begin was not called")?;
-        run.write(
-            epoch as i64,
-            vec![summary::image("confusion_matrix", img.png, w, h, 3)],
-        )?;
-        run.flush()?;
+        run.write(epoch as i64, move || {
+            match plot::confusion_matrix(&matrix, &names, &title, size) {
+                Ok(img) => {
+                    if let Some(dir) = save_to {
+                        let path = dir.join(format!("trial_{trial:04}_epoch_{epoch:03}.png"));
+                        if let Err(e) = std::fs::create_dir_all(&dir)
+                            .and_then(|_| std::fs::write(&path, &img.png))
+                        {
+                            eprintln!("knob: ConfusionMatrix: {}: {e}", path.display());
+                        }
+                    }
+                    vec![summary::image(
+                        "confusion_matrix",
+                        img.png,
+                        size.0,
+                        size.1,
+                        3,
+                    )]
+                }
+                Err(e) => {
+                    eprintln!("knob: ConfusionMatrix: rendering failed: {e}");
+                    Vec::new()
+                }
+            }
+        })?;
         Ok(Control::Continue)
+    }
+
+    fn on_train_end(&mut self, _logs: &Logs) -> Result<(), BoxError> {
+        if let Some(mut run) = self.run.take() {
+            run.finish()?;
+        }
+        Ok(())
     }
 }

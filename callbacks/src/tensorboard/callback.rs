@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use knob_core::{BoxError, Callback, Control, EpochView, Logs, SearchSpace, TrialInfo};
 
 use super::summary;
-use super::RunWriter;
+use super::{AsyncRun, RunWriter};
 
 /// How often batch-level metrics are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,7 +45,7 @@ pub struct TensorBoard {
 
 struct Runs {
     session: RunWriter,
-    train: RunWriter,
+    train: AsyncRun,
     validation: RunWriter,
 }
 
@@ -122,7 +122,7 @@ impl Callback for TensorBoard {
         session.flush().map_err(io)?;
         self.runs = Some(Runs {
             session,
-            train: RunWriter::create(&dir.join("train")).map_err(io)?,
+            train: AsyncRun::create(&dir.join("train")).map_err(io)?,
             validation: RunWriter::create(&dir.join("validation")).map_err(io)?,
         });
         self.global_batch = 0;
@@ -142,7 +142,7 @@ impl Callback for TensorBoard {
                 .iter()
                 .map(|(k, v)| summary::scalar(&format!("batch_{k}"), *v))
                 .collect();
-            self.runs()?.train.write(step, values)?;
+            self.runs()?.train.write(step, move || values)?;
         }
         Ok(Control::Continue)
     }
@@ -164,28 +164,13 @@ impl Callback for TensorBoard {
                 None => train.push(summary::scalar(&format!("epoch_{key}"), v)),
             }
         }
+        // Histograms and weight images are built on the writer's thread from a copy of
+        // the weights, so training does not wait for them.
+        let mut copies: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
         if histograms > 0 && epoch.is_multiple_of(histograms) {
             if let Some(weights) = view.weights {
                 weights.for_each_weight(&mut |w| {
-                    train.push(summary::histogram(w.name, w.values));
-                    if images && w.shape.len() == 2 {
-                        let (lo, hi) = w
-                            .values
-                            .iter()
-                            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
-                                (a.min(x), b.max(x))
-                            });
-                        let span = if hi > lo { hi - lo } else { 1.0 };
-                        let scaled: Vec<f32> = w.values.iter().map(|x| (x - lo) / span).collect();
-                        let (rows, cols) = (w.shape[0] as u32, w.shape[1] as u32);
-                        train.push(summary::image(
-                            &format!("{}/image", w.name),
-                            summary::png_gray(&scaled, cols, rows),
-                            cols,
-                            rows,
-                            1,
-                        ));
-                    }
+                    copies.push((w.name.to_owned(), w.shape.to_vec(), w.values.to_vec()))
                 });
             }
         }
@@ -210,9 +195,16 @@ impl Callback for TensorBoard {
                 ));
             }
         }
-        runs.train.write(step, train)?;
+        runs.train.write(step, move || {
+            for (name, shape, values) in &copies {
+                train.push(summary::histogram(name, values));
+                if images && shape.len() == 2 {
+                    train.push(weight_image(name, shape, values));
+                }
+            }
+            train
+        })?;
         runs.validation.write(step, validation)?;
-        runs.train.flush()?;
         runs.validation.flush()?;
         Ok(Control::Continue)
     }
@@ -222,8 +214,27 @@ impl Callback for TensorBoard {
         runs.session
             .write(0, vec![summary::session_end(true, knob_core::now_secs())])?;
         runs.session.flush()?;
-        runs.train.flush()?;
+        runs.train.finish()?;
         runs.validation.flush()?;
         Ok(())
     }
+}
+
+/// A 2-D weight matrix as a grey image, stretched to its own range.
+fn weight_image(name: &str, shape: &[usize], values: &[f32]) -> super::proto::Value {
+    let (lo, hi) = values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let scaled: Vec<f32> = values.iter().map(|x| (x - lo) / span).collect();
+    let (rows, cols) = (shape[0] as u32, shape[1] as u32);
+    summary::image(
+        &format!("{name}/image"),
+        summary::png_gray(&scaled, cols, rows),
+        cols,
+        rows,
+        1,
+    )
 }
