@@ -97,11 +97,16 @@ fn on_scale(domain: &Domain, name: &str, value: f64) -> (f64, String) {
 /// Writes `report.png` and `report.svg` (the optimization history, parallel coordinates
 /// of the params coloured by objective, one slice per parameter on its own scale) and
 /// `report.md` (best trial, leaderboard, importance) into `dir`.
+///
+/// `ranking` is the importance to report with the name of its method, such as a GP's
+/// lengthscale ranking (`GpSampler::importance`); without one the model-free
+/// [`importance`] is used.
 pub fn write_report(
     dir: &Path,
     history: &History,
     space: &SearchSpace,
     title: &str,
+    ranking: Option<(&str, Vec<(String, f64)>)>,
 ) -> Result<ReportFiles, BoxError> {
     std::fs::create_dir_all(dir)?;
     let complete: Vec<_> = history.in_state(TrialState::Complete).collect();
@@ -208,14 +213,16 @@ pub fn write_report(
     }
     let count = |s| history.in_state(s).count();
     md += &format!(
-        "{} trials: {} complete, {} pruned, {} failed.\n\n## Leaderboard\n\n```\n{}```\n\n## Importance (variance explained, model-free)\n\n| parameter | share |\n|---|---:|\n",
+        "{} trials: {} complete, {} pruned, {} failed.\n\n## Leaderboard\n\n```\n{}```\n\n## Importance ({})\n\n| parameter | share |\n|---|---:|\n",
         history.len(),
         count(TrialState::Complete),
         count(TrialState::Pruned),
         count(TrialState::Failed),
-        knob_core::Leaderboard::new(history, 10)
+        knob_core::Leaderboard::new(history, 10),
+        ranking.as_ref().map_or("variance explained, model-free", |r| r.0)
     );
-    for (name, share) in importance(history, space) {
+    let shares = ranking.map_or_else(|| importance(history, space), |r| r.1);
+    for (name, share) in shares {
         md += &format!("| {name} | {:.1}% |\n", share * 100.0);
     }
     md += "\n![report](report.png)\n";
@@ -297,7 +304,7 @@ mod tests {
         assert!((ranking.iter().map(|r| r.1).sum::<f64>() - 1.0).abs() < 1e-9);
 
         let dir = tempfile::tempdir().unwrap();
-        let files = write_report(dir.path(), &history, &space, "test study").unwrap();
+        let files = write_report(dir.path(), &history, &space, "test study", None).unwrap();
         let md = std::fs::read_to_string(&files.markdown).unwrap();
         assert!(
             md.contains("| matters |") && md.contains("Best trial"),

@@ -213,11 +213,26 @@ fn main() -> Result<(), BoxError> {
     progress.finish();
 
     let history = study.history()?;
+    // A GP study ranks parameters by its fitted lengthscales; the others by a
+    // model-free variance decomposition.
+    let ranking = match args.sampler {
+        SamplerName::Gp => GpSampler::new()
+            .importance(&space, &history)
+            .map(|r| ("GP lengthscales", r)),
+        _ => None,
+    };
+    let method = ranking
+        .as_ref()
+        .map_or("variance explained, model-free", |r| r.0);
+    let shares = ranking
+        .as_ref()
+        .map_or_else(|| importance(&history, &space), |r| r.1.clone());
     let report = write_report(
         &run_dir.join("report"),
         &history,
         &space,
         "tune_digits: validation accuracy",
+        ranking,
     )?;
     let count = |s| history.in_state(s).count();
     let best = history.best().cloned();
@@ -255,8 +270,8 @@ fn main() -> Result<(), BoxError> {
             100.0 * b.value.unwrap_or(f64::NAN)
         );
     }
-    println!("Importance (share of the accuracy's variance each parameter explains):");
-    for (name, share) in importance(&history, &space) {
+    println!("Importance ({method}):");
+    for (name, share) in shares {
         println!("  {name:<11} {:>5.1}%", 100.0 * share);
     }
     println!(

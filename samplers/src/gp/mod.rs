@@ -112,6 +112,37 @@ impl GpSampler {
     }
 }
 
+impl GpSampler {
+    /// How much each parameter matters to the GP fitted on `history`'s complete
+    /// trials: the inverse squared lengthscales, normalized to sum to 1 (a parameter the
+    /// objective barely varies along gets a long lengthscale and a small share). Sorted
+    /// from most to least important; `None` before there are enough trials to fit.
+    pub fn importance(&self, space: &SearchSpace, history: &History) -> Option<Vec<(String, f64)>> {
+        let observations: Vec<_> = history.observations().collect();
+        if observations.len() < self.startup.max(3) {
+            return None;
+        }
+        let x: Vec<Vec<f64>> = observations.iter().map(|o| o.unit.to_vec()).collect();
+        let losses: Vec<f64> = observations.iter().map(|o| o.loss).collect();
+        let y = if self.warp {
+            warp::warp(&losses)
+        } else {
+            warp::standardize(&losses)
+        };
+        let mut rng = knob_core::trial_rng(0, u64::MAX - 1);
+        let hyper = fit(&Axis::of(space), &x, &y, self.restarts, &mut rng);
+        let total: f64 = hyper.inv_ls2.iter().sum();
+        let mut shares: Vec<(String, f64)> = space
+            .params()
+            .iter()
+            .zip(&hyper.inv_ls2)
+            .map(|(p, l)| (p.name.clone(), l / total))
+            .collect();
+        shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Some(shares)
+    }
+}
+
 /// Moves a unit point onto the values the space can take: integers and choices to the
 /// centre of their slice; floats stay.
 fn snap(space: &SearchSpace, u: &[f64]) -> Vec<f64> {
