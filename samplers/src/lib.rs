@@ -13,6 +13,10 @@
 //! | [`TpeSampler`] | many parameters, many categorical ones, long studies, fast suggestions |
 //! | [`ZoomSampler`] | coarse to fine: rounds in a box that shrinks around the best trial |
 //! | [`SobolSampler`] | like random, but evenly spread; a short budget; an initial design |
+//!
+//! Pruners stop hopeless trials early: [`MedianPruner`] (worse than the median of
+//! finished trials at the same step) and [`AshaPruner`] (asynchronous successive
+//! halving).
 
 mod gp;
 mod grid;
