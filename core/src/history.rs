@@ -10,6 +10,8 @@ use crate::trial::{Direction, Trial, TrialState};
 pub struct History {
     trials: Vec<Trial>,
     direction: Direction,
+    /// Complete trials of earlier studies, lent as evidence (warm starting).
+    prior: Vec<Trial>,
 }
 
 /// A finished observation, as samplers see it.
@@ -26,7 +28,39 @@ pub struct Observation<'a> {
 impl History {
     /// A history of `trials` (in number order) for a study going `direction`.
     pub fn new(trials: Vec<Trial>, direction: Direction) -> Self {
-        Self { trials, direction }
+        Self {
+            trials,
+            direction,
+            prior: Vec::new(),
+        }
+    }
+
+    /// Adds complete trials of earlier studies as evidence for model-based samplers
+    /// (see [`History::evidence`]); they are not trials of this study.
+    pub fn with_prior(mut self, prior: Vec<Trial>) -> Self {
+        self.prior = prior;
+        self
+    }
+
+    /// The earlier studies' trials lent as evidence.
+    pub fn prior(&self) -> &[Trial] {
+        &self.prior
+    }
+
+    /// What a model should fit: the earlier studies' complete trials (warm starting),
+    /// then this study's [`History::observations`].
+    pub fn evidence(&self) -> impl Iterator<Item = Observation<'_>> {
+        self.prior
+            .iter()
+            .filter(|t| t.state == TrialState::Complete)
+            .filter_map(|t| {
+                Some(Observation {
+                    number: t.number,
+                    unit: &t.unit,
+                    loss: self.loss(t)?,
+                })
+            })
+            .chain(self.observations())
     }
 
     /// Every trial, in number order.

@@ -210,6 +210,7 @@ impl Study {
             storage: StorageChoice::Memory,
             seed: 0,
             retry_crashed: true,
+            warm_start: Vec::new(),
         }
     }
 
@@ -453,6 +454,50 @@ fn owner_alive(owner: &Owner) -> bool {
     }
 }
 
+/// The complete trials of the study in `journal`, re-expressed in `space`.
+fn earlier_trials(
+    journal: &std::path::Path,
+    space: &SearchSpace,
+    direction: Direction,
+) -> Result<Vec<Trial>> {
+    if !journal.exists() {
+        return Err(Error::Config(format!(
+            "warm start: no journal at {}",
+            journal.display()
+        )));
+    }
+    let mut storage = JournalStorage::open(journal)?;
+    let mut state = State {
+        storage: Box::new(MemoryStorage::new()),
+        sampler: Box::new(crate::testing::UniformSampler),
+        pruner: Box::new(NopPruner),
+        history: History::new(Vec::new(), direction),
+        created: None,
+        queue: Vec::new(),
+        retried: HashSet::new(),
+        owners: Vec::new(),
+    };
+    for event in storage.read_new()? {
+        state.apply(event)?;
+    }
+    if let Some((_, earlier)) = &state.created {
+        if *earlier != direction {
+            return Err(Error::StudyMismatch {
+                path: journal.to_owned(),
+                message: format!("warm start: it was created to {earlier:?}, not {direction:?}"),
+            });
+        }
+    }
+    Ok(state
+        .history
+        .in_state(TrialState::Complete)
+        .filter_map(|t| {
+            let unit = space.to_unit(&t.params).ok()?;
+            Some(Trial { unit, ..t.clone() })
+        })
+        .collect())
+}
+
 enum StorageChoice {
     Memory,
     Journal(PathBuf),
@@ -468,6 +513,7 @@ pub struct StudyBuilder {
     storage: StorageChoice,
     seed: u64,
     retry_crashed: bool,
+    warm_start: Vec<PathBuf>,
 }
 
 impl StudyBuilder {
@@ -516,6 +562,16 @@ impl StudyBuilder {
         self
     }
 
+    /// Lends the complete trials of an earlier study's journal to model-based samplers
+    /// (GP, TPE) as evidence, so a study re-run on changed data or code starts from what
+    /// was learned. The earlier study must have the same direction; its trials whose
+    /// params do not fit this space are skipped. They do not count as trials of this
+    /// study. May be called several times.
+    pub fn warm_start(mut self, journal: impl Into<PathBuf>) -> Self {
+        self.warm_start.push(journal.into());
+        self
+    }
+
     /// Opens the storage, checks that it belongs to this space and direction (or
     /// starts it), and fails the trials whose process died.
     pub fn build(self) -> Result<Study> {
@@ -529,6 +585,12 @@ impl StudyBuilder {
             StorageChoice::Journal(path) => Box::new(JournalStorage::open(path)?),
             StorageChoice::Custom(storage) => storage,
         };
+        let prior = self
+            .warm_start
+            .iter()
+            .map(|path| earlier_trials(path, &self.space, self.direction))
+            .collect::<Result<Vec<_>>>()?
+            .concat();
         let owner = Owner {
             pid: std::process::id(),
             token: rand::random(),
@@ -544,7 +606,7 @@ impl StudyBuilder {
                 storage,
                 sampler,
                 pruner: self.pruner,
-                history: History::new(Vec::new(), self.direction),
+                history: History::new(Vec::new(), self.direction).with_prior(prior),
                 created: None,
                 queue: Vec::new(),
                 retried: HashSet::new(),

@@ -118,7 +118,7 @@ impl GpSampler {
     /// objective barely varies along gets a long lengthscale and a small share). Sorted
     /// from most to least important; `None` before there are enough trials to fit.
     pub fn importance(&self, space: &SearchSpace, history: &History) -> Option<Vec<(String, f64)>> {
-        let observations: Vec<_> = history.observations().collect();
+        let observations: Vec<_> = history.evidence().collect();
         if observations.len() < self.startup.max(3) {
             return None;
         }
@@ -168,7 +168,7 @@ impl Sampler for GpSampler {
         history: &History,
         rng: &mut KnobRng,
     ) -> Result<Option<Vec<f64>>> {
-        let observations: Vec<_> = history.observations().collect();
+        let observations: Vec<_> = history.evidence().collect();
         let priors = unit_priors(space);
         if observations.len() < self.startup {
             // The Sobol design, with parameters that have a prior drawn from it.

@@ -106,7 +106,7 @@ impl Sampler for TpeSampler {
         history: &History,
         rng: &mut KnobRng,
     ) -> Result<Option<Vec<f64>>> {
-        let observations: Vec<_> = history.observations().collect();
+        let observations: Vec<_> = history.evidence().collect();
         if observations.len() < self.startup.max(2) {
             return crate::RandomSampler::new().suggest(space, history, rng);
         }
