@@ -15,8 +15,8 @@
 //! | [`SobolSampler`] | like random, but evenly spread; a short budget; an initial design |
 //!
 //! Pruners stop hopeless trials early: [`MedianPruner`] (worse than the median of
-//! finished trials at the same step) and [`AshaPruner`] (asynchronous successive
-//! halving).
+//! finished trials at the same step), [`AshaPruner`] (asynchronous successive
+//! halving) and [`HyperbandPruner`] (ASHA brackets from aggressive to none).
 
 mod gp;
 mod grid;
@@ -30,7 +30,7 @@ mod zoom;
 
 pub use gp::{Acquisition, GpSampler};
 pub use grid::GridSampler;
-pub use pruners::{AshaPruner, MedianPruner};
+pub use pruners::{AshaPruner, HyperbandPruner, MedianPruner};
 pub use random::RandomSampler;
 pub use sobol::{sobol_point, SobolSampler};
 pub use tpe::TpeSampler;

@@ -125,6 +125,13 @@ impl AshaPruner {
 
 impl Pruner for AshaPruner {
     fn should_prune(&self, trial: &Trial, history: &History) -> bool {
+        self.prune_among(trial, history, |_| true)
+    }
+}
+
+impl AshaPruner {
+    /// ASHA's decision, comparing only with the trials that `peer` accepts.
+    fn prune_among(&self, trial: &Trial, history: &History, peer: impl Fn(&Trial) -> bool) -> bool {
         let Some((step, value)) = trial.last_intermediate() else {
             return false;
         };
@@ -132,11 +139,71 @@ impl Pruner for AshaPruner {
             return false;
         }
         let mine = history.direction().loss(value);
-        let mut competing = history.losses_at_step(step, trial.number);
+        let mut competing: Vec<f64> = history
+            .trials()
+            .iter()
+            .filter(|t| t.number != trial.number && peer(t))
+            .filter_map(|t| t.intermediate.get(&step))
+            .map(|&v| history.direction().loss(v))
+            .collect();
         competing.push(mine);
         competing.sort_by(f64::total_cmp);
         let keep = (competing.len() as u64 / self.eta).max(1) as usize;
         mine > competing[keep - 1]
+    }
+}
+
+/// Hyperband over ASHA brackets: bracket `b` starts its rungs at `min_resource · η^b`,
+/// from aggressive early stopping (bracket 0) to none at all (the last bracket, whose
+/// first rung is the full budget). Trials are dealt to brackets in turn by number, and
+/// each is compared only with its own bracket, which hedges against a first rung too
+/// early to tell good trials from bad.
+#[derive(Debug, Clone, Copy)]
+pub struct HyperbandPruner {
+    min_resource: u64,
+    max_resource: u64,
+    eta: u64,
+}
+
+impl HyperbandPruner {
+    /// Brackets between `min_resource` and `max_resource` epochs, η = 3.
+    pub fn new(min_resource: u64, max_resource: u64) -> Self {
+        Self {
+            min_resource: min_resource.max(1),
+            max_resource: max_resource.max(min_resource.max(1)),
+            eta: 3,
+        }
+    }
+
+    /// The reduction factor η (at least 2).
+    pub fn eta(mut self, eta: u64) -> Self {
+        self.eta = eta.max(2);
+        self
+    }
+
+    /// The number of brackets: one per rung that fits below the full budget.
+    pub fn brackets(&self) -> u64 {
+        let mut n = 1;
+        let mut r = self.min_resource;
+        while r.saturating_mul(self.eta) <= self.max_resource {
+            r *= self.eta;
+            n += 1;
+        }
+        n
+    }
+
+    fn bracket_of(&self, number: u64) -> u64 {
+        number % self.brackets()
+    }
+}
+
+impl Pruner for HyperbandPruner {
+    fn should_prune(&self, trial: &Trial, history: &History) -> bool {
+        let bracket = self.bracket_of(trial.number);
+        let asha = AshaPruner::new()
+            .eta(self.eta)
+            .min_resource(self.min_resource * self.eta.pow(bracket as u32));
+        asha.prune_among(trial, history, |t| self.bracket_of(t.number) == bracket)
     }
 }
 
@@ -162,6 +229,26 @@ mod tests {
             finished: None,
             error: None,
         }
+    }
+
+    #[test]
+    fn hyperband_compares_within_brackets_with_their_own_rungs() {
+        let hb = HyperbandPruner::new(1, 9).eta(3);
+        assert_eq!(hb.brackets(), 3);
+        // Trials 0..6: brackets 0, 1, 2, 0, 1, 2. Losses after the first epoch.
+        let curves = [[0.2], [0.1], [0.1], [0.9], [0.9], [0.9]];
+        let trials: Vec<Trial> = curves
+            .iter()
+            .enumerate()
+            .map(|(i, c)| trial(i as u64, TrialState::Running, c))
+            .collect();
+        let history = History::new(trials.clone(), Direction::Minimize);
+        // Bracket 0 has a rung at resource 1: trial 3 (0.9) loses to trial 0 (0.2).
+        assert!(hb.should_prune(&trials[3], &history));
+        // Bracket 1's first rung is at 3 epochs, so trial 4 goes on for now.
+        assert!(!hb.should_prune(&trials[4], &history));
+        // Bracket 2 never prunes before the full budget.
+        assert!(!hb.should_prune(&trials[5], &history));
     }
 
     #[test]
