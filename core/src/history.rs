@@ -50,7 +50,12 @@ impl History {
     /// What a model should fit: the earlier studies' complete trials (warm starting),
     /// then this study's [`History::observations`].
     pub fn evidence(&self) -> impl Iterator<Item = Observation<'_>> {
-        self.prior
+        self.complete(&self.prior).chain(self.observations())
+    }
+
+    /// The complete trials among `trials`, as observations.
+    fn complete<'a>(&'a self, trials: &'a [Trial]) -> impl Iterator<Item = Observation<'a>> {
+        trials
             .iter()
             .filter(|t| t.state == TrialState::Complete)
             .filter_map(|t| {
@@ -60,7 +65,6 @@ impl History {
                     loss: self.loss(t)?,
                 })
             })
-            .chain(self.observations())
     }
 
     /// Every trial, in number order.
@@ -104,16 +108,7 @@ impl History {
 
     /// Complete trials as (unit point, loss): what a model-based sampler fits.
     pub fn observations(&self) -> impl Iterator<Item = Observation<'_>> {
-        self.trials
-            .iter()
-            .filter(|t| t.state == TrialState::Complete)
-            .filter_map(|t| {
-                Some(Observation {
-                    number: t.number,
-                    unit: &t.unit,
-                    loss: self.loss(t)?,
-                })
-            })
+        self.complete(&self.trials)
     }
 
     /// Unit points of running trials, which a sampler should not propose again.
