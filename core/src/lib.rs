@@ -33,6 +33,7 @@ mod study;
 pub mod testing;
 mod trainer;
 mod trial;
+mod workers;
 
 pub use callback::{
     Callback, CallbackList, Control, EpochView, ImageBatch, LambdaCallback, Logs, Predictions,
@@ -48,6 +49,7 @@ pub use storage::{Event, JournalStorage, MemoryStorage, Owner, Storage, FORMAT_V
 pub use study::{Leaderboard, Outcome, Study, StudyBuilder, Summary};
 pub use trainer::{Trainer, TrialContext};
 pub use trial::{now_secs, Direction, Trial, TrialState};
+pub use workers::{Device, DeviceError, Worker, Workers};
 
 /// A number in a short, readable form: `0.0123`, `1.5e-4`, `2048`.
 pub fn format_number(x: f64) -> String {

@@ -19,7 +19,8 @@ use clap::{Parser, ValueEnum};
 use knob_callbacks::report::{importance, write_report};
 use knob_callbacks::{write_experiment, ConfusionMatrix, StudyProgress, TensorBoard};
 use knob_core::{
-    BoxError, CallbackList, Direction, Params, Sampler, Scale, SearchSpace, Study, TrialState,
+    BoxError, CallbackList, Device, Direction, Params, Sampler, Scale, SearchSpace, Study, Trainer,
+    TrialState, Workers,
 };
 use knob_samplers::{
     AshaPruner, GpSampler, GridSampler, MedianPruner, RandomSampler, SobolSampler, TpeSampler,
@@ -62,9 +63,10 @@ struct Args {
     /// Trials in the study (a resumed study is topped up to this many).
     #[arg(long, default_value_t = 20)]
     trials: usize,
-    /// Trials trained at once, one per core.
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
+    /// Trials trained at once and where: `2` or `cpu:2` (one per core), or `gpu:0,1`
+    /// (one per GPU listed; needs the `cuda` feature).
+    #[arg(long, default_value = "2")]
+    workers: Workers,
     /// Epochs per trial.
     #[arg(long, default_value_t = 6)]
     epochs: usize,
@@ -192,12 +194,31 @@ fn main() -> Result<(), BoxError> {
     progress.skip(done.min(args.trials) as u64);
 
     let fixed = Params::from_iter([("epochs", (args.epochs as i64).into())]);
-    let summary = study.optimize(
+    let summary = study.optimize_on(
         args.trials,
-        args.workers,
-        |_| {
-            MlpTrainer::new(train.clone(), valid.clone())
-                .map(|t| t.defaults(fixed.clone()).seed(args.seed))
+        &args.workers,
+        |worker| -> Result<Box<dyn Trainer>, BoxError> {
+            match worker.device {
+                Device::Cpu => Ok(Box::new(
+                    MlpTrainer::new(train.clone(), valid.clone())?
+                        .defaults(fixed.clone())
+                        .seed(args.seed),
+                )),
+                #[cfg(feature = "cuda")]
+                Device::Gpu(ordinal) => Ok(Box::new(
+                    MlpTrainer::<knob_trainers::Cuda>::on_device(
+                        train.clone(),
+                        valid.clone(),
+                        ordinal,
+                    )?
+                    .defaults(fixed.clone())
+                    .seed(args.seed),
+                )),
+                #[cfg(not(feature = "cuda"))]
+                Device::Gpu(_) => {
+                    Err("GPU workers need the `cuda` feature: --features cuda".into())
+                }
+            }
         },
         |_| {
             CallbackList::new()

@@ -1,13 +1,16 @@
 //! Training on NVIDIA GPUs (the `cuda` feature): one trainer per GPU.
 
 use dfdx::prelude::Cuda;
-use knob_core::BoxError;
+use knob_core::{BoxError, DeviceError};
 
 use crate::mlp::MlpDevice;
 
 impl MlpDevice for Cuda {
+    const FAILS_BY_PANIC: bool = true;
+
     fn build(ordinal: usize, seed: u64) -> Result<Self, BoxError> {
-        Cuda::try_build(ordinal, seed).map_err(|e| format!("CUDA device {ordinal}: {e:?}").into())
+        Cuda::try_build(ordinal, seed)
+            .map_err(|e| DeviceError::new(format!("CUDA device {ordinal}: {e:?}")).into())
     }
 }
 

@@ -12,7 +12,7 @@ mod optimize;
 pub use leaderboard::Leaderboard;
 pub use optimize::Summary;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +37,16 @@ pub enum Outcome {
     Pruned,
     /// It failed, for this reason.
     Failed(String),
+}
+
+/// What a worker of `optimize` gets when it asks for a trial.
+pub(crate) enum Asked {
+    /// A trial to run, and whether it retries a device failure.
+    Trial(TrialInfo, bool),
+    /// Nothing yet: enough trials are under way, but one may still fail and be retried.
+    Wait,
+    /// Nothing more to do.
+    Done,
 }
 
 /// A hyperparameter study. `Sync`: share it between threads by reference.
@@ -79,10 +89,32 @@ struct State {
     queue: Vec<(Params, bool)>,
     /// Failed trials that were enqueued again; they do not count toward `n_trials`.
     retried: HashSet<u64>,
+    /// Queue entries that retry a device failure, with the worker that must not take
+    /// them (this process only).
+    avoid: HashMap<usize, usize>,
     owners: Vec<Owner>,
 }
 
 impl State {
+    fn new(
+        storage: Box<dyn Storage>,
+        sampler: Box<dyn Sampler>,
+        pruner: Box<dyn Pruner>,
+        history: History,
+    ) -> Self {
+        Self {
+            storage,
+            sampler,
+            pruner,
+            history,
+            created: None,
+            queue: Vec::new(),
+            retried: HashSet::new(),
+            avoid: HashMap::new(),
+            owners: Vec::new(),
+        }
+    }
+
     /// Reads and applies the events other writers appended.
     fn sync(&mut self) -> Result<()> {
         for event in self.storage.read_new()? {
@@ -252,7 +284,10 @@ impl Study {
     /// For users who drive their own loop: train with the returned params, then
     /// [`Study::tell`] the outcome.
     pub fn ask(&self) -> Result<Option<TrialInfo>> {
-        self.ask_within(usize::MAX)
+        Ok(match self.ask_within(usize::MAX, None)? {
+            Asked::Trial(info, _) => Some(info),
+            Asked::Wait | Asked::Done => None,
+        })
     }
 
     /// Asks the study to stop, as on Ctrl-C: `optimize` starts no new trial, running
@@ -268,12 +303,10 @@ impl Study {
         self.interrupted.load(Ordering::SeqCst)
     }
 
-    /// Records an interrupted trial as failed and queues its params again.
-    pub(crate) fn requeue_interrupted(&self, number: u64) -> Result<()> {
-        self.tell(
-            number,
-            Outcome::Failed("interrupted before it finished".into()),
-        )?;
+    /// Records trial `number` as failed with `reason` and queues its params again;
+    /// `avoid` keeps the retry away from the worker that failed it (for this process).
+    pub(crate) fn requeue(&self, number: u64, reason: &str, avoid: Option<usize>) -> Result<()> {
+        self.tell(number, Outcome::Failed(reason.into()))?;
         self.locked(|state| {
             let params = state
                 .history
@@ -281,6 +314,9 @@ impl Study {
                 .ok_or(Error::UnknownTrial(number))?
                 .params
                 .clone();
+            if let Some(worker) = avoid {
+                state.avoid.insert(state.queue.len(), worker);
+            }
             state.record(Event::TrialEnqueued {
                 params,
                 retry_of: Some(number),
@@ -288,17 +324,31 @@ impl Study {
         })
     }
 
-    /// [`Study::ask`], but `None` once `limit` trials are finished or running.
-    pub(crate) fn ask_within(&self, limit: usize) -> Result<Option<TrialInfo>> {
+    /// [`Study::ask`] for `optimize`'s workers, up to `limit` trials finished or
+    /// running. `avoid_for` names the asking worker when retries of its device
+    /// failures are to go to someone else.
+    pub(crate) fn ask_within(&self, limit: usize, avoid_for: Option<usize>) -> Result<Asked> {
         if self.is_interrupted() {
-            return Ok(None);
+            return Ok(Asked::Done);
         }
         self.locked(|state| {
             if state.counted() >= limit {
-                return Ok(None);
+                // A trial of this process still running may fail and be retried.
+                let ours_running = state
+                    .history
+                    .in_state(TrialState::Running)
+                    .any(|t| state.owners[t.number as usize] == self.owner);
+                return Ok(if ours_running && avoid_for.is_some() {
+                    Asked::Wait
+                } else {
+                    Asked::Done
+                });
             }
             let number = state.history.len() as u64;
-            let queued = state.queue.iter().position(|(_, taken)| !taken);
+            let queued = (0..state.queue.len()).find(|&q| {
+                !state.queue[q].1
+                    && (avoid_for.is_none() || state.avoid.get(&q) != avoid_for.as_ref())
+            });
             let params = match queued {
                 Some(q) => state.queue[q].0.clone(),
                 None => {
@@ -315,7 +365,7 @@ impl Study {
                     })??;
                     match suggested {
                         Some(point) => self.space.from_unit(&point)?,
-                        None => return Ok(None),
+                        None => return Ok(Asked::Done),
                     }
                 }
             };
@@ -330,7 +380,8 @@ impl Study {
                 owner: self.owner,
                 queued: queued.map(|q| q as u64),
             })?;
-            Ok(Some(TrialInfo { number, params }))
+            let is_retry = queued.is_some_and(|q| state.avoid.contains_key(&q));
+            Ok(Asked::Trial(TrialInfo { number, params }, is_retry))
         })
     }
 
@@ -467,16 +518,12 @@ fn earlier_trials(
         )));
     }
     let mut storage = JournalStorage::open(journal)?;
-    let mut state = State {
-        storage: Box::new(MemoryStorage::new()),
-        sampler: Box::new(crate::testing::UniformSampler),
-        pruner: Box::new(NopPruner),
-        history: History::new(Vec::new(), direction),
-        created: None,
-        queue: Vec::new(),
-        retried: HashSet::new(),
-        owners: Vec::new(),
-    };
+    let mut state = State::new(
+        Box::new(MemoryStorage::new()),
+        Box::new(crate::testing::UniformSampler),
+        Box::new(NopPruner),
+        History::new(Vec::new(), direction),
+    );
     for event in storage.read_new()? {
         state.apply(event)?;
     }
@@ -602,16 +649,12 @@ impl StudyBuilder {
             seed: self.seed,
             owner,
             interrupted: AtomicBool::new(false),
-            state: Mutex::new(State {
+            state: Mutex::new(State::new(
                 storage,
                 sampler,
-                pruner: self.pruner,
-                history: History::new(Vec::new(), self.direction).with_prior(prior),
-                created: None,
-                queue: Vec::new(),
-                retried: HashSet::new(),
-                owners: Vec::new(),
-            }),
+                self.pruner,
+                History::new(Vec::new(), self.direction).with_prior(prior),
+            )),
         };
         study.locked(|state| {
             match &state.created {

@@ -2,15 +2,16 @@
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::{panic_message, Outcome, Study};
+use super::{panic_message, Asked, Outcome, Study};
 use crate::callback::{CallbackList, TrialInfo};
 use crate::error::{BoxError, Error, Result};
 use crate::trainer::{Trainer, TrialContext};
 use crate::trial::{Trial, TrialState};
+use crate::workers::{DeviceError, Worker, Workers};
 
 /// What [`Study::optimize`] did, and where the study stands.
 #[derive(Debug, Clone)]
@@ -50,16 +51,16 @@ impl fmt::Display for Summary {
 }
 
 impl Study {
-    /// Runs trials on `workers` threads until the study holds `n_trials` trials that
-    /// count (finished, or running elsewhere; trials failed by a crash and retried do
-    /// not count), or the sampler has nothing left.
+    /// Runs trials on `workers` CPU threads until the study holds `n_trials` trials
+    /// that count (finished, or running elsewhere; trials failed by a crash and retried
+    /// do not count), or the sampler has nothing left.
     ///
     /// `make_trainer(w)` builds worker `w`'s trainer inside its thread (so a trainer
     /// may hold a device handle that is not `Send`); `make_callbacks` builds fresh
     /// callbacks for each trial. A trainer's error, panic or non-finite objective
     /// fails only that trial, with its message; after a panic the worker builds a new
     /// trainer. Reopening the study's journal and calling `optimize` again tops the
-    /// study up to `n_trials`.
+    /// study up to `n_trials`. [`Study::optimize_on`] places workers on devices.
     pub fn optimize<T, F, C>(
         &self,
         n_trials: usize,
@@ -72,11 +73,62 @@ impl Study {
         F: Fn(usize) -> Result<T, BoxError> + Sync,
         C: Fn(&TrialInfo) -> CallbackList + Sync,
     {
-        if workers == 0 {
+        self.optimize_on(
+            n_trials,
+            &Workers::cpu(workers),
+            |w: Worker| make_trainer(w.index),
+            make_callbacks,
+        )
+    }
+
+    /// [`Study::optimize`] with one worker per entry of `workers`, each trainer built
+    /// for its worker's device: `Workers::gpus(0..n)` runs one worker per GPU.
+    ///
+    /// A trial whose trainer fails with a [`DeviceError`] is recorded as failed and
+    /// retried once, on another worker that is still taking trials. The worker then
+    /// builds a fresh trainer; it retires (while other workers go on) when that fails
+    /// with a device error, or after two device errors in a row.
+    ///
+    /// ```
+    /// use knob_core::testing::{QuadraticTrainer, UniformSampler};
+    /// use knob_core::{CallbackList, Device, Scale, SearchSpace, Study, Workers};
+    /// let space = SearchSpace::builder().float("x", -1.0, 1.0, Scale::Linear).build()?;
+    /// let study = Study::builder(space).sampler(UniformSampler).build()?;
+    /// let workers = Workers::on([Device::Cpu, Device::Cpu]);
+    /// let summary = study.optimize_on(6, &workers, |w| {
+    ///     assert_eq!(w.device, Device::Cpu);
+    ///     Ok(QuadraticTrainer::default())
+    /// }, |_| CallbackList::new())?;
+    /// assert_eq!(summary.completed, 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn optimize_on<T, F, C>(
+        &self,
+        n_trials: usize,
+        workers: &Workers,
+        make_trainer: F,
+        make_callbacks: C,
+    ) -> Result<Summary>
+    where
+        T: Trainer,
+        F: Fn(Worker) -> Result<T, BoxError> + Sync,
+        C: Fn(&TrialInfo) -> CallbackList + Sync,
+    {
+        if workers.is_empty() {
             return Err(Error::Config("optimize needs at least one worker".into()));
         }
         let started = Instant::now();
         let abort = AtomicBool::new(false);
+        let live = AtomicUsize::new(workers.len());
+        let retired = AtomicUsize::new(0);
+        // A worker may retire unless every other one already has.
+        let may_retire = || {
+            let ok = retired.fetch_add(1, Ordering::SeqCst) + 1 < workers.len();
+            if !ok {
+                retired.fetch_sub(1, Ordering::SeqCst);
+            }
+            ok
+        };
         let first_error: Mutex<Option<Error>> = Mutex::new(None);
         let ran = Mutex::new(0usize);
         let fail = |e: Error| {
@@ -88,41 +140,76 @@ impl Study {
         };
 
         crossbeam_utils::thread::scope(|scope| {
-            for worker in 0..workers {
+            for worker in workers.iter() {
                 let (make_trainer, make_callbacks) = (&make_trainer, &make_callbacks);
-                let (abort, fail, ran) = (&abort, &fail, &ran);
+                let (abort, fail, ran, live, may_retire) =
+                    (&abort, &fail, &ran, &live, &may_retire);
                 scope.spawn(move |_| {
-                    let build = |worker| {
-                        make_trainer(worker).map_err(|e| Error::TrainerFactory {
-                            worker,
-                            message: e.to_string(),
-                        })
+                    // Counts this worker out of `live` however it leaves the loop.
+                    let _live = LeaveOnDrop(live);
+                    // `None` when this worker retires: its device cannot build a
+                    // trainer and other workers can carry on.
+                    let build = || match make_trainer(worker) {
+                        Ok(t) => Some(t),
+                        Err(e) if e.downcast_ref::<DeviceError>().is_some() && may_retire() => {
+                            eprintln!(
+                                "knob: worker {} retires: its trainer on {} failed: {e}",
+                                worker.index, worker.device
+                            );
+                            None
+                        }
+                        Err(e) => {
+                            fail(Error::TrainerFactory {
+                                worker: worker.index,
+                                message: e.to_string(),
+                            });
+                            None
+                        }
                     };
-                    let mut trainer = match build(worker) {
-                        Ok(t) => t,
-                        Err(e) => return fail(e),
-                    };
+                    let Some(mut trainer) = build() else { return };
+                    let mut device_errors_in_a_row = 0;
                     while !abort.load(Ordering::SeqCst) {
-                        let info = match self.ask_within(n_trials) {
-                            Ok(Some(info)) => info,
-                            Ok(None) => break,
+                        // Retries go to another worker while there is one.
+                        let avoid_for = others_live(live).then_some(worker.index);
+                        let (info, is_retry) = match self.ask_within(n_trials, avoid_for) {
+                            Ok(Asked::Trial(info, is_retry)) => (info, is_retry),
+                            Ok(Asked::Wait) => {
+                                std::thread::sleep(std::time::Duration::from_millis(5));
+                                continue;
+                            }
+                            Ok(Asked::Done) => break,
                             Err(e) => return fail(e),
                         };
-                        let (outcome, panicked) =
+                        let ran_trial =
                             self.run_trial(&mut trainer, info.clone(), make_callbacks(&info));
                         *ran.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                        let told = match outcome {
-                            None => self.requeue_interrupted(info.number),
+                        let told = match ran_trial.outcome {
+                            None => self.requeue(info.number, "interrupted before it finished", None),
+                            Some(Outcome::Failed(message)) if ran_trial.device_error => {
+                                let message = format!("worker {} on {}: {message}", worker.index, worker.device);
+                                if is_retry || !others_live(live) {
+                                    self.tell(info.number, Outcome::Failed(message))
+                                } else {
+                                    let message = format!("{message} (retried)");
+                                    self.requeue(info.number, &message, Some(worker.index))
+                                }
+                            }
                             Some(outcome) => self.tell(info.number, outcome),
                         };
                         if let Err(e) = told {
                             return fail(e);
                         }
-                        if panicked {
-                            trainer = match build(worker) {
-                                Ok(t) => t,
-                                Err(e) => return fail(e),
-                            };
+                        device_errors_in_a_row = if ran_trial.device_error { device_errors_in_a_row + 1 } else { 0 };
+                        if device_errors_in_a_row >= RETIRE_AFTER && may_retire() {
+                            eprintln!(
+                                "knob: worker {} retires after {RETIRE_AFTER} device errors in a row on {}",
+                                worker.index, worker.device
+                            );
+                            return;
+                        }
+                        if ran_trial.panicked || ran_trial.device_error {
+                            let Some(fresh) = build() else { return };
+                            trainer = fresh;
                         }
                     }
                 });
@@ -145,28 +232,62 @@ impl Study {
         })
     }
 
-    /// Fits one trial; returns its outcome (`None` when the study was interrupted during
-    /// it) and whether the trainer panicked.
+    /// Fits one trial.
     fn run_trial<T: Trainer>(
         &self,
         trainer: &mut T,
         info: TrialInfo,
         callbacks: CallbackList,
-    ) -> (Option<Outcome>, bool) {
+    ) -> TrialRun {
         let params = info.params.clone();
         let mut ctx = TrialContext::for_study(self, info, callbacks);
         let result = catch_unwind(AssertUnwindSafe(|| trainer.fit(&params, &mut ctx)));
         let pruned = ctx.should_prune();
         let panicked = result.is_err();
-        if ctx.was_interrupted() && !pruned {
-            return (None, panicked);
-        }
+        let device_error =
+            matches!(&result, Ok(Err(e)) if e.downcast_ref::<DeviceError>().is_some());
         let outcome = match result {
-            _ if pruned => Outcome::Pruned,
-            Ok(Ok(value)) => Outcome::Complete(value),
-            Ok(Err(e)) => Outcome::Failed(e.to_string()),
-            Err(panic) => Outcome::Failed(format!("trainer panicked: {}", panic_message(&*panic))),
+            _ if ctx.was_interrupted() && !pruned => None,
+            _ if pruned => Some(Outcome::Pruned),
+            Ok(Ok(value)) => Some(Outcome::Complete(value)),
+            Ok(Err(e)) => Some(Outcome::Failed(e.to_string())),
+            Err(panic) => Some(Outcome::Failed(format!(
+                "trainer panicked: {}",
+                panic_message(&*panic)
+            ))),
         };
-        (Some(outcome), panicked)
+        TrialRun {
+            outcome,
+            panicked,
+            device_error,
+        }
     }
+}
+
+/// A worker whose trials fail with device errors this many times in a row stops
+/// taking trials (while other workers remain), so a broken GPU does not churn
+/// through the sampler.
+const RETIRE_AFTER: usize = 2;
+
+/// Whether a worker other than the caller is still taking trials.
+fn others_live(live: &AtomicUsize) -> bool {
+    live.load(Ordering::SeqCst) > 1
+}
+
+/// Counts a worker out of the live ones when dropped.
+struct LeaveOnDrop<'a>(&'a AtomicUsize);
+
+impl Drop for LeaveOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How one trial's fit went.
+struct TrialRun {
+    /// `None` when the study was interrupted during it.
+    outcome: Option<Outcome>,
+    panicked: bool,
+    /// It failed with a [`DeviceError`].
+    device_error: bool,
 }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use dfdx::prelude::*;
 use knob_core::{
-    BoxError, Callback, Control, EpochView, ImageBatch, Logs, Params, Predictions, Trainer,
-    TrialContext,
+    BoxError, Callback, Control, DeviceError, EpochView, ImageBatch, Logs, Params, Predictions,
+    Trainer, TrialContext,
 };
 use rand::seq::SliceRandom;
 use rand_chacha::rand_core::SeedableRng;
@@ -24,6 +24,11 @@ use model::argmax;
 
 /// A dfdx device the MLP can train on.
 pub trait MlpDevice: Device<f32> + Clone {
+    /// Whether dfdx reports this device's failures (out of memory, a lost device) by
+    /// panicking; the trainer then turns a panic during training into a
+    /// [`DeviceError`], so a study retries the trial on another worker.
+    const FAILS_BY_PANIC: bool = false;
+
     /// The device with this ordinal (ignored on the CPU), its generator seeded.
     fn build(ordinal: usize, seed: u64) -> Result<Self, BoxError>;
 
@@ -306,7 +311,18 @@ impl<D: MlpDevice> Trainer for MlpTrainer<D> {
             merged.insert(name, value.clone());
         }
         let config = Config::from_params(&merged)?;
-        self.pool.install(|| self.run(&config, ctx))
+        if !D::FAILS_BY_PANIC {
+            return self.pool.install(|| self.run(&config, ctx));
+        }
+        let run = std::panic::AssertUnwindSafe(|| self.pool.install(|| self.run(&config, ctx)));
+        std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic without a message");
+            Err(DeviceError::new(format!("device {}: {message}", self.ordinal)).into())
+        })
     }
 }
 
