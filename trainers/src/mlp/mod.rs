@@ -1,5 +1,6 @@
 //! The MLP trainer: a trial's params in, a trained dfdx MLP's validation metric out.
 
+mod checkpoint;
 mod config;
 mod model;
 mod network;

@@ -1,8 +1,9 @@
 //! The trained model on its own, for custom loops and benchmarks.
 
 use dfdx::prelude::*;
-use knob_core::{WeightSource, Weights};
+use knob_core::{BoxError, WeightSource, Weights};
 
+use super::checkpoint::State;
 use super::config::Config;
 use super::network::Network;
 use super::optimizer::Optimizer;
@@ -46,6 +47,56 @@ impl<D: MlpDevice> Mlp<D> {
             classes: sizes[sizes.len() - 1],
             dev,
         }
+    }
+
+    /// The trained state as bytes: weights, batch-norm running statistics and the
+    /// optimizer's moments, in a small device-independent format (see
+    /// [`Mlp::from_bytes`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        State {
+            optimizer: self.optimizer.tag(),
+            step: self.optimizer.step(),
+            entries: self.net.state(&self.optimizer),
+        }
+        .encode()
+    }
+
+    /// The model saved by [`Mlp::to_bytes`], to train on with `config`'s optimizer
+    /// settings, learning rate, dropout and activation; its layer sizes and batch norm
+    /// must be those the checkpoint holds. Optimizer moments carry over when the
+    /// optimizer kind is the same and the device can write them directly (the CPU
+    /// can); otherwise they start from zero.
+    ///
+    /// ```
+    /// use knob_core::Params;
+    /// use knob_trainers::{Config, Cpu, Mlp, MlpDevice};
+    /// let config = Config::from_params(&Params::from_iter([("units", 8.into())]))?;
+    /// let mut mlp = Mlp::new(&[2, 8, 2], &config, Cpu::build(0, 1)?);
+    /// mlp.train_batch(&[0.0, 1.0], &[1]);
+    /// let copy = Mlp::from_bytes(&mlp.to_bytes(), &config, Cpu::build(0, 2)?)?;
+    /// assert_eq!(copy.logits(&[0.5, 0.5], 1), mlp.logits(&[0.5, 0.5], 1));
+    /// # Ok::<(), knob_core::BoxError>(())
+    /// ```
+    pub fn from_bytes(bytes: &[u8], config: &Config, dev: D) -> Result<Self, BoxError> {
+        let state = State::decode(bytes)?;
+        let mut optimizer = Optimizer::new(config.optimizer, config.lr, config.weight_decay);
+        let net = Network::from_state(&dev, &state, config, &mut optimizer)?;
+        let inputs = net.layers[0].w.shape().0;
+        let classes = net.layers[net.layers.len() - 1].w.shape().1;
+        Ok(Self {
+            dev,
+            net,
+            optimizer,
+            inputs,
+            classes,
+        })
+    }
+
+    /// The sizes of the layers: inputs, hidden widths, classes.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![self.inputs];
+        sizes.extend(self.net.layers.iter().map(|l| l.w.shape().1));
+        sizes
     }
 
     /// The learning rate in use.

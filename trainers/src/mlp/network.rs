@@ -12,7 +12,9 @@
 //! `xᵀ · ∂L/∂z₁` afterwards.
 
 use dfdx::prelude::*;
+use knob_core::BoxError;
 
+use super::checkpoint::{Entry, State};
 use super::config::{Activation, Config};
 use super::optimizer::Optimizer;
 use super::MlpDevice;
@@ -224,6 +226,154 @@ impl<D: MlpDevice> Network<D> {
         }
         out
     }
+}
+
+impl<D: MlpDevice> Network<D> {
+    /// Every tensor of the trained state: parameters, each followed by its optimizer
+    /// moments (`name#0`, `name#1`, ...), and batch-norm running statistics.
+    pub fn state(&self, optimizer: &Optimizer<D>) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let (r, c) = *layer.w.shape();
+            let mut param = |name: &str, t: &Tensor<(usize,), f32, D>| {
+                push_state(&mut out, format!("dense_{i}/{name}"), t, vec![c], optimizer)
+            };
+            param("bias", &layer.b);
+            if let Some(bn) = &layer.norm {
+                param("gamma", &bn.gamma);
+                param("beta", &bn.beta);
+                for (name, t) in [
+                    ("running_mean", &bn.running_mean),
+                    ("running_var", &bn.running_var),
+                ] {
+                    out.push(Entry {
+                        name: format!("dense_{i}/{name}"),
+                        dims: vec![c],
+                        values: t.as_vec(),
+                    });
+                }
+            }
+            push_state(
+                &mut out,
+                format!("dense_{i}/kernel"),
+                &layer.w,
+                vec![r, c],
+                optimizer,
+            );
+        }
+        out
+    }
+
+    /// The network a checkpoint holds, and its parameters with their optimizer moments
+    /// restored into `optimizer` (when the checkpoint was written with the same kind of
+    /// optimizer and the device can take them; otherwise the moments start afresh).
+    pub fn from_state(
+        dev: &D,
+        state: &State,
+        config: &Config,
+        optimizer: &mut Optimizer<D>,
+    ) -> Result<Self, BoxError> {
+        let mut layers = Vec::new();
+        let mut moments_restored = state.step > 0 && state.optimizer == optimizer.tag();
+        while let Some(kernel) = state
+            .entries
+            .iter()
+            .find(|e| e.name == format!("dense_{}/kernel", layers.len()))
+        {
+            let i = layers.len();
+            let [r, c] = kernel.dims[..] else {
+                return Err(format!("checkpoint tensor `{}` is not a matrix", kernel.name).into());
+            };
+            let tensor = |name: &str| -> Result<Tensor<(usize,), f32, D>, BoxError> {
+                let values = state
+                    .get(&format!("dense_{i}/{name}"), &[c])?
+                    .ok_or_else(|| format!("checkpoint lacks `dense_{i}/{name}`"))?;
+                Ok(dev.tensor_from_vec(values.to_vec(), (c,)))
+            };
+            let b = tensor("bias")?;
+            let norm = match tensor("gamma") {
+                Ok(gamma) => Some(BatchNorm {
+                    gamma,
+                    beta: tensor("beta")?,
+                    running_mean: tensor("running_mean")?,
+                    running_var: tensor("running_var")?,
+                }),
+                Err(_) => None,
+            };
+            let w = dev.tensor_from_vec(kernel.values.clone(), (r, c));
+            layers.push(Dense { w, b, norm });
+        }
+        let hidden: Vec<usize> = layers
+            .iter()
+            .map(|l| l.w.shape().1)
+            .rev()
+            .skip(1)
+            .rev()
+            .collect();
+        if layers.is_empty() {
+            return Err("checkpoint holds no layers".into());
+        }
+        if hidden != config.hidden {
+            return Err(format!(
+                "checkpoint has hidden layers {hidden:?} but the params ask for {:?}: \
+                 the architecture cannot change when training resumes",
+                config.hidden
+            )
+            .into());
+        }
+        let with_norm = layers.iter().filter(|l| l.norm.is_some()).count();
+        if (with_norm > 0) != config.batch_norm {
+            return Err(format!(
+                "checkpoint has batch norm {}, the params ask for it {}",
+                if with_norm > 0 { "on" } else { "off" },
+                if config.batch_norm { "on" } else { "off" }
+            )
+            .into());
+        }
+        let net = Self {
+            layers,
+            activation: config.activation,
+            dropout: config.dropout,
+        };
+        if moments_restored {
+            optimizer.set_step(state.step);
+            for (i, layer) in net.layers.iter().enumerate() {
+                let name = |p: &str| format!("dense_{i}/{p}");
+                moments_restored &= optimizer.restore(dev, &layer.w, &name("kernel"), state)?
+                    && optimizer.restore(dev, &layer.b, &name("bias"), state)?;
+                if let Some(bn) = &layer.norm {
+                    moments_restored &= optimizer.restore(dev, &bn.gamma, &name("gamma"), state)?
+                        && optimizer.restore(dev, &bn.beta, &name("beta"), state)?;
+                }
+            }
+        }
+        if !moments_restored {
+            optimizer.reset();
+        }
+        Ok(net)
+    }
+}
+
+/// Pushes a parameter and its optimizer moments.
+fn push_state<S: Shape, D: MlpDevice>(
+    out: &mut Vec<Entry>,
+    name: String,
+    t: &Tensor<S, f32, D>,
+    dims: Vec<usize>,
+    optimizer: &Optimizer<D>,
+) {
+    for (k, m) in optimizer.moments(t).into_iter().enumerate() {
+        out.push(Entry {
+            name: format!("{name}#{k}"),
+            dims: dims.clone(),
+            values: m,
+        });
+    }
+    out.push(Entry {
+        name,
+        dims,
+        values: t.as_vec(),
+    });
 }
 
 impl<D: Device<f32>> BatchNorm<D> {

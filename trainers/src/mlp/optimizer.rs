@@ -3,7 +3,11 @@
 use dfdx::optim::{AdamConfig, Momentum, RMSpropConfig, SgdConfig, WeightDecay};
 use dfdx::prelude::*;
 
+use knob_core::BoxError;
+
+use super::checkpoint::State;
 use super::config::OptimizerKind;
+use super::MlpDevice;
 
 /// One optimizer over any number of tensors: its moments live in leaky gradient stores
 /// keyed by each tensor's id, allocated on first use.
@@ -25,6 +29,79 @@ impl<D: Device<f32>> Optimizer<D> {
             step: 0,
             state: [Gradients::leaky(), Gradients::leaky(), Gradients::leaky()],
         }
+    }
+
+    /// The optimizer's tag in checkpoints.
+    pub fn tag(&self) -> u8 {
+        match self.kind {
+            OptimizerKind::Sgd { .. } => 0,
+            OptimizerKind::Adam { .. } => 1,
+            OptimizerKind::RmsProp { .. } => 2,
+        }
+    }
+
+    /// How many moment buffers each parameter has.
+    fn slots(&self) -> usize {
+        match self.kind {
+            OptimizerKind::Sgd { .. } => 1,
+            OptimizerKind::Adam { .. } => 2,
+            OptimizerKind::RmsProp { .. } => 3,
+        }
+    }
+
+    /// Steps taken so far.
+    pub fn step(&self) -> u32 {
+        self.step as u32
+    }
+
+    pub fn set_step(&mut self, step: u32) {
+        self.step = step as i32;
+    }
+
+    /// Forgets the moments and the step count.
+    pub fn reset(&mut self) {
+        self.step = 0;
+        self.state = [Gradients::leaky(), Gradients::leaky(), Gradients::leaky()];
+    }
+
+    /// The moments of `param`, none before the first step.
+    pub fn moments<S: Shape>(&self, param: &Tensor<S, f32, D>) -> Vec<Vec<f32>> {
+        if self.step == 0 {
+            return Vec::new();
+        }
+        self.state[..self.slots()]
+            .iter()
+            .map(|slot| slot.get(param).as_vec())
+            .collect()
+    }
+
+    /// Loads the moments of `param` (saved under `name#k`) from `state`; false when
+    /// the device cannot write them directly.
+    pub fn restore<S: Shape>(
+        &mut self,
+        dev: &D,
+        param: &Tensor<S, f32, D>,
+        name: &str,
+        state: &State,
+    ) -> Result<bool, BoxError>
+    where
+        D: MlpDevice,
+    {
+        let dims: Vec<usize> = param.shape().concrete().into_iter().collect();
+        for k in 0..self.slots() {
+            let key = format!("{name}#{k}");
+            let values = state
+                .get(&key, &dims)?
+                .ok_or_else(|| format!("checkpoint lacks optimizer moment `{key}`"))?;
+            let src = dev.tensor_from_vec(values.to_vec(), *param.shape());
+            let dst = self.state[k]
+                .get_or_alloc_mut(param)
+                .map_err(|e| format!("allocating optimizer state: {e:?}"))?;
+            if !D::write_gradient(&src, dst) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Marks the start of a step (Adam's bias correction counts steps).
