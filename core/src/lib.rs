@@ -25,6 +25,7 @@ mod callback;
 mod error;
 mod history;
 mod params;
+mod pbt;
 mod pruner;
 mod sampler;
 mod space;
@@ -42,6 +43,7 @@ pub use callback::{
 pub use error::{BoxError, Error, Result, SpaceError};
 pub use history::{History, Observation};
 pub use params::{Params, Value};
+pub use pbt::{Checkpoint, Member, Pbt, Population, Resumable, Span, Step};
 pub use pruner::{NopPruner, Pruner};
 pub use sampler::{study_rng, trial_rng, KnobRng, Sampler};
 pub use space::{Domain, Param, Prior, Scale, SearchSpace, SpaceBuilder};

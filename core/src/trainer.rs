@@ -86,6 +86,13 @@ impl<'a> TrialContext<'a> {
         }
     }
 
+    /// A context without a study for trial (or population member) `number`.
+    pub fn numbered(number: u64, params: Params) -> TrialContext<'static> {
+        let mut ctx = TrialContext::standalone(params);
+        ctx.info.number = number;
+        ctx
+    }
+
     pub(crate) fn for_study(study: &'a Study, info: TrialInfo, callbacks: CallbackList) -> Self {
         TrialContext {
             info,

@@ -37,7 +37,11 @@ fn a_restored_model_continues_exactly() {
         let bytes = original.to_bytes();
         let mut copy = Mlp::from_bytes(&bytes, &config, Cpu::build(0, 99).unwrap()).unwrap();
         assert_eq!(copy.sizes(), [4, 6, 6, 3]);
-        assert_eq!(copy.to_bytes(), bytes, "{optimizer}: saving again changes nothing");
+        assert_eq!(
+            copy.to_bytes(),
+            bytes,
+            "{optimizer}: saving again changes nothing"
+        );
         for (x, y) in &data[3..] {
             let a = original.train_batch(x, y);
             let b = copy.train_batch(x, y);
@@ -86,4 +90,38 @@ fn a_new_optimizer_starts_its_moments_afresh() {
     assert_eq!(copy.logits(&data[1].0, 8), mlp.logits(&data[1].0, 8));
     let fresh_sgd = Mlp::new(&[4, 6, 3], &sgd, Cpu::build(0, 1).unwrap());
     assert_eq!(copy.to_bytes().len(), fresh_sgd.to_bytes().len());
+}
+
+#[test]
+fn training_cut_into_spans_ends_where_an_uncut_run_does() {
+    use knob_core::{Resumable, Trainer, TrialContext};
+    use knob_trainers::{data, MlpTrainer, Objective};
+    let (train, valid) = data::prepare(data::digits(), 0.2, 0);
+    let params = Params::from_iter([
+        ("lr", 3e-3.into()),
+        ("units", 32.into()),
+        ("epochs", 5.into()),
+        ("lr_decay", "exponential".into()),
+    ]);
+    let mut trainer = MlpTrainer::new(train, valid)
+        .unwrap()
+        .objective(Objective::ValLoss);
+    let whole = trainer
+        .fit(&params, &mut TrialContext::numbered(3, params.clone()))
+        .unwrap();
+    let mut ctx = TrialContext::numbered(3, params.clone());
+    let first = trainer.train_span(&params, None, 0..2, &mut ctx).unwrap();
+    let second = trainer
+        .train_span(&params, Some(&first.checkpoint), 2..5, &mut ctx)
+        .unwrap();
+    assert_eq!(second.score, whole);
+    assert!(second.score < first.score, "it kept learning");
+
+    // A span cannot change the architecture under the checkpoint.
+    let wider = Params::from_iter([("units", 64.into())]);
+    let err = trainer
+        .train_span(&wider, Some(&first.checkpoint), 2..3, &mut ctx)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("[32]") && err.contains("[64]"), "{err}");
 }

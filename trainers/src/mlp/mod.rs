@@ -9,12 +9,13 @@ mod optimizer;
 pub use config::{Activation, Config, Decay, OptimizerKind};
 pub use model::Mlp;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use dfdx::prelude::*;
 use knob_core::{
-    BoxError, Callback, Control, DeviceError, EpochView, ImageBatch, Logs, Params, Predictions,
-    Trainer, TrialContext,
+    BoxError, Callback, Checkpoint, Control, DeviceError, EpochView, ImageBatch, Logs, Params,
+    Predictions, Resumable, Span, Trainer, TrialContext,
 };
 use rand::seq::SliceRandom;
 use rand_chacha::rand_core::SeedableRng;
@@ -216,29 +217,64 @@ impl<D: MlpDevice> MlpTrainer<D> {
         )
     }
 
-    fn run(&self, config: &Config, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
+    /// Trains `epochs` from the model in `from` (a fresh one when `None`); returns the
+    /// objective after the last epoch and the model.
+    fn run(
+        &self,
+        config: &Config,
+        ctx: &mut TrialContext<'_>,
+        from: Option<&Checkpoint>,
+        epochs: Range<usize>,
+    ) -> Result<(f64, Mlp<D>), BoxError> {
         let info = ctx.info().clone();
         let seed = self.seed ^ info.number.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let dev = D::build(self.ordinal, seed)?;
+        // A resumed span draws fresh dropout masks, reproducibly.
+        let dev = D::build(
+            self.ordinal,
+            seed ^ (epochs.start as u64).wrapping_mul(0xd1b5_4a32_d192_ed03),
+        )?;
         let (train, classes) = (&self.train, self.train.classes);
-        let mut sizes = vec![train.dim];
-        sizes.extend(&config.hidden);
-        sizes.push(classes);
-        let mut model = Mlp::new(&sizes, config, dev);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut model = match from {
+            None => {
+                let mut sizes = vec![train.dim];
+                sizes.extend(&config.hidden);
+                sizes.push(classes);
+                Mlp::new(&sizes, config, dev)
+            }
+            Some(checkpoint) => {
+                let model = Mlp::from_bytes(checkpoint.as_bytes(), config, dev)?;
+                let sizes = model.sizes();
+                if sizes[0] != train.dim || sizes[sizes.len() - 1] != classes {
+                    return Err(format!(
+                        "checkpoint has {} inputs and {} classes, the data {} and {}",
+                        sizes[0],
+                        sizes[sizes.len() - 1],
+                        train.dim,
+                        classes
+                    )
+                    .into());
+                }
+                model
+            }
+        };
         let mut order: Vec<usize> = (0..train.len()).collect();
         // Callbacks that change the learning rate scale the schedule from then on.
         let mut scale = 1.0;
         let mut logs = Logs::new();
         let mut value = f64::NAN;
         ctx.callbacks.on_train_begin(&info)?;
-        for epoch in 0..config.epochs {
+        for epoch in epochs {
             let scheduled = config.decay.at(config.lr, epoch) * scale;
             let begin = EpochView::new(&info).with_learning_rate(scheduled);
             ctx.callbacks.on_epoch_begin(epoch, &begin)?;
             model.set_learning_rate(begin.learning_rate().unwrap_or(scheduled));
             scale *= model.learning_rate() / scheduled;
 
+            // Each epoch's order depends on the seed and the epoch alone, so a run cut
+            // into spans shuffles as an uncut one does.
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(epoch as u64);
+            order.sort_unstable();
             order.shuffle(&mut rng);
             let (mut loss_sum, mut correct, mut stopped) = (0.0f64, 0usize, false);
             let mut seen = 0;
@@ -301,21 +337,28 @@ impl<D: MlpDevice> MlpTrainer<D> {
             }
         }
         ctx.callbacks.on_train_end(&logs)?;
-        Ok(value)
+        Ok((value, model))
     }
-}
 
-impl<D: MlpDevice> Trainer for MlpTrainer<D> {
-    fn fit(&mut self, params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
+    /// The trainer's defaults overlaid with `params`, read as a config.
+    fn config(&self, params: &Params) -> Result<Config, BoxError> {
         let mut merged = self.defaults.clone();
         for (name, value) in params.iter() {
             merged.insert(name, value.clone());
         }
-        let config = Config::from_params(&merged)?;
+        Config::from_params(&merged)
+    }
+
+    /// Runs `train` in the trainer's pool; on a device that fails by panicking, turns a
+    /// panic into a [`DeviceError`].
+    fn guarded<R>(&self, train: impl FnOnce() -> Result<R, BoxError> + Send) -> Result<R, BoxError>
+    where
+        R: Send,
+    {
         if !D::FAILS_BY_PANIC {
-            return self.pool.install(|| self.run(&config, ctx));
+            return self.pool.install(train);
         }
-        let run = std::panic::AssertUnwindSafe(|| self.pool.install(|| self.run(&config, ctx)));
+        let run = std::panic::AssertUnwindSafe(|| self.pool.install(train));
         std::panic::catch_unwind(run).unwrap_or_else(|panic| {
             let message = panic
                 .downcast_ref::<String>()
@@ -323,6 +366,36 @@ impl<D: MlpDevice> Trainer for MlpTrainer<D> {
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("a panic without a message");
             Err(DeviceError::new(format!("device {}: {message}", self.ordinal)).into())
+        })
+    }
+}
+
+impl<D: MlpDevice> Trainer for MlpTrainer<D> {
+    fn fit(&mut self, params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
+        let config = self.config(params)?;
+        self.guarded(|| Ok(self.run(&config, ctx, None, 0..config.epochs)?.0))
+    }
+}
+
+/// For population-based training: a span of epochs from a checkpoint written by
+/// [`Mlp::to_bytes`]. The params may change the learning rate, optimizer settings,
+/// dropout and schedule between spans, not the architecture; the `epochs` param is
+/// ignored, the span says which epochs to train.
+impl<D: MlpDevice> Resumable for MlpTrainer<D> {
+    fn train_span(
+        &mut self,
+        params: &Params,
+        from: Option<&Checkpoint>,
+        epochs: Range<usize>,
+        ctx: &mut TrialContext<'_>,
+    ) -> Result<Span, BoxError> {
+        let config = self.config(params)?;
+        self.guarded(|| {
+            let (score, model) = self.run(&config, ctx, from, epochs)?;
+            Ok(Span {
+                score,
+                checkpoint: Checkpoint::new(model.to_bytes()),
+            })
         })
     }
 }

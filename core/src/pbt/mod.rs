@@ -1,0 +1,565 @@
+//! Population-based training: many models train at once, and every few epochs the
+//! worst copy the weights and hyperparameters of the best, then perturb the
+//! hyperparameters (Jaderberg et al., 2017).
+//!
+//! Where a study tunes fixed hyperparameters, PBT tunes *schedules*: a member's
+//! learning rate can change at every generation, and its lineage records the schedule
+//! that worked. It is automated babysitting: the decisions a person makes while
+//! watching one run ("the loss has flattened, lower the learning rate") are made by
+//! selection over a population.
+//!
+//! The driver is synchronous: each generation, every member trains the same span of
+//! epochs (in parallel, one per worker), then the population is ranked. That makes a
+//! run deterministic for a seed whatever the number of workers, and lets a run that
+//! was killed resume from the last finished generation (see [`Pbt::directory`]).
+
+mod persist;
+
+use std::ops::Range;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rand::Rng;
+
+use crate::error::{BoxError, Error, Result};
+use crate::params::Params;
+use crate::sampler::trial_rng;
+use crate::space::SearchSpace;
+use crate::trainer::TrialContext;
+use crate::trial::Direction;
+use crate::workers::{Worker, Workers};
+
+/// A model's saved state, as bytes: what a member hands to the member that copies it.
+/// Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint(Arc<Vec<u8>>);
+
+impl Checkpoint {
+    /// A checkpoint holding `bytes` (in whatever format the trainer writes).
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(Arc::new(bytes))
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// What a span of training produced.
+#[derive(Debug, Clone)]
+pub struct Span {
+    /// The objective after the span's last epoch (in the run's direction).
+    pub score: f64,
+    /// The model at the end of the span.
+    pub checkpoint: Checkpoint,
+}
+
+/// A trainer whose training can be cut into spans of epochs, so PBT can pause a model,
+/// copy it and change its hyperparameters between spans.
+///
+/// `knob-trainers`' MLP trainer implements it; a custom trainer saves and loads its own
+/// model state in [`Checkpoint`] bytes.
+pub trait Resumable {
+    /// Trains epochs `epochs` (numbered from the start of the model's life, so
+    /// schedules continue) with `params`, from the model in `from` or, when `None`,
+    /// from a fresh one; returns the score after the last epoch and the model.
+    fn train_span(
+        &mut self,
+        params: &Params,
+        from: Option<&Checkpoint>,
+        epochs: Range<usize>,
+        ctx: &mut TrialContext<'_>,
+    ) -> Result<Span, BoxError>;
+}
+
+/// One generation of one member's life.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Step {
+    /// The generation, from 0.
+    pub generation: usize,
+    /// The epochs it trained.
+    pub epochs: Range<usize>,
+    /// The hyperparameters it trained with.
+    pub params: Params,
+    /// The member whose weights it started from, when it had just copied another.
+    pub copied_from: Option<usize>,
+    /// Its score at the end; `None` when the span failed.
+    pub score: Option<f64>,
+    /// Why the span failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A member of the population.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Its index in the population.
+    pub id: usize,
+    /// The hyperparameters it trains with next.
+    pub params: Params,
+    /// Its model, once it has trained.
+    pub checkpoint: Option<Checkpoint>,
+    /// Every generation it lived, in order: its schedule and where its weights came from.
+    pub history: Vec<Step>,
+}
+
+impl Member {
+    /// The score of its last generation (`None` if that failed).
+    pub fn score(&self) -> Option<f64> {
+        self.history.last().and_then(|s| s.score)
+    }
+}
+
+/// What [`Pbt::run`] ends with.
+#[derive(Debug, Clone)]
+pub struct Population {
+    /// The members, by id.
+    pub members: Vec<Member>,
+    /// The direction scores were ranked in.
+    pub direction: Direction,
+    /// Epochs trained over all members in this call (not counting resumed ones).
+    pub epochs_trained: usize,
+}
+
+impl Population {
+    /// The member with the best final score.
+    pub fn best(&self) -> Option<&Member> {
+        self.members
+            .iter()
+            .filter(|m| m.score().is_some())
+            .reduce(|a, b| {
+                if self
+                    .direction
+                    .better(b.score().unwrap_or(f64::NAN), a.score().unwrap_or(f64::NAN))
+                {
+                    b
+                } else {
+                    a
+                }
+            })
+    }
+}
+
+/// Population-based training over a search space, configured builder style.
+///
+/// Each member starts from a random point of the space. After every generation of
+/// `interval` epochs, the members in the bottom `quantile` copy the checkpoint and
+/// hyperparameters of a random member of the top `quantile` (exploit), then each
+/// hyperparameter is, with probability `resample`, drawn afresh from the space, or
+/// else moved by `perturb` of its range on its own scale, up or down at random
+/// (explore): integers move at least one value, and choices move to a neighbour in
+/// the order they are listed. Architecture parameters that a checkpoint cannot change belong in the
+/// trainer's fixed defaults, not in the space.
+///
+/// ```
+/// use std::ops::Range;
+/// use knob_core::{BoxError, Checkpoint, Direction, Params, Pbt, Resumable, Scale,
+///     SearchSpace, Span, TrialContext, Workers};
+///
+/// /// A "model" that is one number walking toward 1 at speed `lr`.
+/// struct Walker;
+/// impl Resumable for Walker {
+///     fn train_span(&mut self, p: &Params, from: Option<&Checkpoint>, epochs: Range<usize>,
+///                   _: &mut TrialContext<'_>) -> Result<Span, BoxError> {
+///         let mut x = from.map_or(0.0, |c| f64::from_le_bytes(c.as_bytes().try_into().unwrap()));
+///         for _ in epochs {
+///             x += p.float("lr")? * (1.0 - x);
+///         }
+///         Ok(Span { score: x, checkpoint: Checkpoint::new(x.to_le_bytes().to_vec()) })
+///     }
+/// }
+/// let space = SearchSpace::builder().float("lr", 1e-3, 0.5, Scale::Log).build()?;
+/// let population = Pbt::new(space)
+///     .direction(Direction::Maximize)
+///     .population(6)
+///     .epochs(12)
+///     .interval(3)
+///     .run(&Workers::cpu(2), |_| Ok(Walker))?;
+/// assert_eq!(population.epochs_trained, 6 * 12);
+/// assert!(population.best().unwrap().score().unwrap() > 0.9);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Pbt {
+    space: SearchSpace,
+    direction: Direction,
+    population: usize,
+    epochs: usize,
+    interval: usize,
+    quantile: f64,
+    resample: f64,
+    perturb: f64,
+    seed: u64,
+    directory: Option<PathBuf>,
+}
+
+impl Pbt {
+    /// PBT over `space`, minimizing, with 8 members, 20 epochs in generations of 2,
+    /// quantile 0.25, resample probability 0.25, perturbation 0.1, seed 0.
+    pub fn new(space: SearchSpace) -> Self {
+        Self {
+            space,
+            direction: Direction::Minimize,
+            population: 8,
+            epochs: 20,
+            interval: 2,
+            quantile: 0.25,
+            resample: 0.25,
+            perturb: 0.1,
+            seed: 0,
+            directory: None,
+        }
+    }
+
+    /// Minimize (the default) or maximize the score.
+    pub fn direction(mut self, direction: Direction) -> Self {
+        self.direction = direction;
+        self
+    }
+
+    /// How many members train at once (at least 2 for selection to happen).
+    pub fn population(mut self, members: usize) -> Self {
+        self.population = members;
+        self
+    }
+
+    /// Epochs each member trains in all.
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Epochs between exploit/explore steps: a generation.
+    pub fn interval(mut self, epochs: usize) -> Self {
+        self.interval = epochs;
+        self
+    }
+
+    /// The share of the population replaced each generation, and the share it copies
+    /// from (in (0, 0.5]).
+    pub fn quantile(mut self, quantile: f64) -> Self {
+        self.quantile = quantile;
+        self
+    }
+
+    /// The probability that exploring draws a hyperparameter afresh instead of
+    /// perturbing it.
+    pub fn resample(mut self, probability: f64) -> Self {
+        self.resample = probability;
+        self
+    }
+
+    /// How far exploring moves a hyperparameter, as a share of its range on its own
+    /// scale (0.1: a tenth of the decades of a log-scaled learning rate).
+    pub fn perturb(mut self, share: f64) -> Self {
+        self.perturb = share;
+        self
+    }
+
+    /// The seed of initial draws and of every exploit/explore choice (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Saves the population (params, lineage, checkpoints) to `dir` after every
+    /// generation; a run on a directory that holds a saved population resumes it from
+    /// its last finished generation and ends where an uninterrupted run would.
+    pub fn directory(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.directory = Some(dir.into());
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::Config(format!("PBT: {why}")));
+        if self.population < 2 {
+            return bad(format!(
+                "population must be at least 2, got {}",
+                self.population
+            ));
+        }
+        if self.epochs == 0 || self.interval == 0 {
+            return bad(format!(
+                "epochs ({}) and interval ({}) must be positive",
+                self.epochs, self.interval
+            ));
+        }
+        if !(self.quantile > 0.0 && self.quantile <= 0.5) {
+            return bad(format!(
+                "quantile must be in (0, 0.5], got {}",
+                self.quantile
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.resample) || !(0.0..=1.0).contains(&self.perturb) {
+            return bad(format!(
+                "resample ({}) and perturb ({}) must be in [0, 1]",
+                self.resample, self.perturb
+            ));
+        }
+        Ok(())
+    }
+
+    fn generations(&self) -> usize {
+        self.epochs.div_ceil(self.interval)
+    }
+
+    /// Trains the population on `workers` (each builds its trainer with `make_trainer`
+    /// in its own thread) and returns it after the last generation.
+    ///
+    /// A member whose span fails (an error or a panic) keeps its previous model and
+    /// ranks last, so the next exploit replaces it; the run fails only when every
+    /// member of a generation fails.
+    pub fn run<T, F>(&self, workers: &Workers, make_trainer: F) -> Result<Population>
+    where
+        T: Resumable,
+        F: Fn(Worker) -> Result<T, BoxError> + Sync,
+    {
+        self.check()?;
+        if workers.is_empty() {
+            return Err(Error::Config("PBT needs at least one worker".into()));
+        }
+        let (mut members, first) = match self.load()? {
+            Some(saved) => saved,
+            None => (self.initial_members()?, 0),
+        };
+        let mut epochs_trained = 0;
+        for generation in first..self.generations() {
+            let epochs =
+                generation * self.interval..((generation + 1) * self.interval).min(self.epochs);
+            let results =
+                self.train_generation(&members, epochs.clone(), workers, &make_trainer)?;
+            if results.iter().all(|r| r.is_err()) {
+                let why = results
+                    .into_iter()
+                    .find_map(|r| r.err())
+                    .unwrap_or_default();
+                return Err(Error::Config(format!(
+                    "PBT: every member failed in generation {generation}: {why}"
+                )));
+            }
+            for (member, result) in members.iter_mut().zip(results) {
+                epochs_trained += epochs.len();
+                if member.history.last().map(|s| s.generation) != Some(generation) {
+                    let step = self.pending_step(generation, &member.params, None);
+                    member.history.push(step);
+                }
+                let step = member.history.last_mut().expect("a step");
+                match result {
+                    Ok(span) => {
+                        step.score = Some(span.score);
+                        member.checkpoint = Some(span.checkpoint);
+                    }
+                    Err(message) => step.error = Some(message),
+                }
+            }
+            let last = generation + 1 == self.generations();
+            if !last {
+                self.exploit_and_explore(&mut members, generation)?;
+            }
+            self.save(&members, generation + 1)?;
+        }
+        // The pending step that exploring opened for a next generation is not kept.
+        for m in &mut members {
+            if m.history
+                .last()
+                .is_some_and(|s| s.score.is_none() && s.error.is_none())
+            {
+                m.history.pop();
+            }
+        }
+        Ok(Population {
+            members,
+            direction: self.direction,
+            epochs_trained,
+        })
+    }
+
+    fn initial_members(&self) -> Result<Vec<Member>> {
+        let mut rng = trial_rng(self.seed, u64::MAX);
+        (0..self.population)
+            .map(|id| {
+                let point: Vec<f64> = (0..self.space.len()).map(|_| rng.gen()).collect();
+                let params = self.space.from_unit(&point)?;
+                Ok(Member {
+                    id,
+                    params,
+                    checkpoint: None,
+                    history: Vec::new(),
+                })
+            })
+            .collect()
+    }
+
+    fn pending_step(&self, generation: usize, params: &Params, copied_from: Option<usize>) -> Step {
+        Step {
+            generation,
+            epochs: generation * self.interval..((generation + 1) * self.interval).min(self.epochs),
+            params: params.clone(),
+            copied_from,
+            score: None,
+            error: None,
+        }
+    }
+
+    /// Trains every member for `epochs`; one result per member, an error as its message.
+    fn train_generation<T, F>(
+        &self,
+        members: &[Member],
+        epochs: Range<usize>,
+        workers: &Workers,
+        make_trainer: &F,
+    ) -> Result<Vec<std::result::Result<Span, String>>>
+    where
+        T: Resumable,
+        F: Fn(Worker) -> Result<T, BoxError> + Sync,
+    {
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<std::result::Result<Span, String>>>> =
+            Mutex::new(vec![None; members.len()]);
+        let factory_error: Mutex<Option<Error>> = Mutex::new(None);
+        crossbeam_utils::thread::scope(|scope| {
+            for worker in workers.iter().take(members.len()) {
+                let (next, results, factory_error, epochs) =
+                    (&next, &results, &factory_error, &epochs);
+                scope.spawn(move |_| {
+                    let build = || {
+                        make_trainer(worker).map_err(|e| Error::TrainerFactory {
+                            worker: worker.index,
+                            message: e.to_string(),
+                        })
+                    };
+                    let mut trainer = match build() {
+                        Ok(t) => t,
+                        Err(e) => {
+                            factory_error
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                            return;
+                        }
+                    };
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(member) = members.get(i) else { break };
+                        let mut ctx =
+                            TrialContext::numbered(member.id as u64, member.params.clone());
+                        let outcome = catch_unwind(AssertUnwindSafe(|| {
+                            trainer.train_span(
+                                &member.params,
+                                member.checkpoint.as_ref(),
+                                epochs.clone(),
+                                &mut ctx,
+                            )
+                        }));
+                        let result = match outcome {
+                            Ok(Ok(span)) if span.score.is_finite() => Ok(span),
+                            Ok(Ok(span)) => Err(format!("score is {}", span.score)),
+                            Ok(Err(e)) => Err(e.to_string()),
+                            Err(panic) => Err(format!(
+                                "trainer panicked: {}",
+                                crate::study::panic_message(&*panic)
+                            )),
+                        };
+                        let panicked =
+                            matches!(&result, Err(m) if m.starts_with("trainer panicked"));
+                        results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+                        if panicked {
+                            match build() {
+                                Ok(t) => trainer = t,
+                                Err(e) => {
+                                    factory_error
+                                        .lock()
+                                        .unwrap_or_else(|p| p.into_inner())
+                                        .get_or_insert(e);
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        })
+        .map_err(|_| Error::Config("a PBT worker thread panicked".into()))?;
+        if let Some(e) = factory_error
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            return Err(e);
+        }
+        Ok(results
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err("not trained".into())))
+            .collect())
+    }
+
+    /// Replaces the bottom quantile with perturbed copies of the top quantile, and
+    /// opens every member's step for the next generation.
+    fn exploit_and_explore(&self, members: &mut [Member], generation: usize) -> Result<()> {
+        let mut rng = trial_rng(self.seed, generation as u64);
+        // Best first; failed spans last.
+        let mut ranked: Vec<usize> = (0..members.len()).collect();
+        let key = |m: &Member| m.score().map_or(f64::INFINITY, |s| self.direction.loss(s));
+        ranked.sort_by(|&a, &b| {
+            key(&members[a])
+                .total_cmp(&key(&members[b]))
+                .then(a.cmp(&b))
+        });
+        let cut =
+            ((self.quantile * members.len() as f64).ceil() as usize).clamp(1, members.len() / 2);
+        let (top, bottom) = (&ranked[..cut], &ranked[members.len() - cut..]);
+        let mut copied = vec![None; members.len()];
+        for &loser in bottom {
+            let winner = top[rng.gen_range(0..top.len())];
+            if members[winner].checkpoint.is_none() {
+                continue;
+            }
+            let params = self.explore(&members[winner].params, &mut rng)?;
+            members[loser].checkpoint = members[winner].checkpoint.clone();
+            members[loser].params = params;
+            copied[loser] = Some(winner);
+        }
+        for m in members.iter_mut() {
+            let step = self.pending_step(generation + 1, &m.params, copied[m.id]);
+            m.history.push(step);
+        }
+        Ok(())
+    }
+
+    /// A perturbed copy of `params`.
+    fn explore(&self, params: &Params, rng: &mut impl Rng) -> Result<Params> {
+        let mut unit = self.space.to_unit(params)?;
+        for (u, param) in unit.iter_mut().zip(self.space.params()) {
+            if rng.gen::<f64>() < self.resample {
+                *u = rng.gen();
+                continue;
+            }
+            let before = param.domain.from_unit(*u);
+            let sign = if rng.gen::<bool>() { 1.0 } else { -1.0 };
+            let nudged = (*u + sign * self.perturb).clamp(0.0, 1.0);
+            *u = match param.domain.cardinality() {
+                // An integer or a choice moves at least one value, away from the end
+                // of its range when it sits there.
+                Some(n) if param.domain.from_unit(nudged) == before => {
+                    let slice = 1.0 / n as f64;
+                    let lo = 0.5 * slice;
+                    let step = *u + sign * slice;
+                    if (lo..=1.0 - lo).contains(&step) {
+                        step
+                    } else {
+                        (*u - sign * slice).clamp(lo, 1.0 - lo)
+                    }
+                }
+                _ => nudged,
+            };
+        }
+        self.space.from_unit(&unit)
+    }
+}
+
+#[cfg(test)]
+mod tests;

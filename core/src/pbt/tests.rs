@@ -1,0 +1,231 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::space::Scale;
+
+/// A model that is one number: each epoch it moves toward 1 by `lr` times the gap and
+/// is knocked back by `lr²`, so large rates are good early and small ones late.
+struct Walker;
+
+impl Resumable for Walker {
+    fn train_span(
+        &mut self,
+        p: &Params,
+        from: Option<&Checkpoint>,
+        epochs: Range<usize>,
+        _: &mut TrialContext<'_>,
+    ) -> Result<Span, BoxError> {
+        let mut x = from.map_or(0.0, |c| {
+            f64::from_le_bytes(c.as_bytes().try_into().expect("8 bytes"))
+        });
+        let lr = p.float("lr")?;
+        for _ in epochs {
+            x += lr * (1.0 - x) - lr * lr;
+        }
+        Ok(Span {
+            score: x,
+            checkpoint: Checkpoint::new(x.to_le_bytes().to_vec()),
+        })
+    }
+}
+
+fn pbt() -> Pbt {
+    let space = SearchSpace::builder()
+        .float("lr", 1e-3, 0.9, Scale::Log)
+        .int("width", 1, 4, Scale::Linear)
+        .categorical("act", ["relu", "tanh", "gelu"])
+        .build()
+        .unwrap();
+    Pbt::new(space)
+        .direction(Direction::Maximize)
+        .population(8)
+        .epochs(12)
+        .interval(2)
+        .seed(5)
+}
+
+fn schedules(p: &Population) -> Vec<Vec<Step>> {
+    p.members.iter().map(|m| m.history.clone()).collect()
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_on_any_number_of_workers() {
+    let one = pbt().run(&Workers::cpu(1), |_| Ok(Walker)).unwrap();
+    let three = pbt().run(&Workers::cpu(3), |_| Ok(Walker)).unwrap();
+    assert_eq!(schedules(&one), schedules(&three));
+    assert_eq!(one.epochs_trained, 8 * 12);
+    assert!(one.members.iter().all(|m| m.history.len() == 6));
+    let other = pbt().seed(6).run(&Workers::cpu(1), |_| Ok(Walker)).unwrap();
+    assert_ne!(schedules(&one), schedules(&other));
+}
+
+#[test]
+fn the_bottom_quantile_copies_and_perturbs_the_top() {
+    let run = pbt()
+        .resample(0.0)
+        .run(&Workers::cpu(2), |_| Ok(Walker))
+        .unwrap();
+    let space = &pbt().space;
+    for generation in 1..6 {
+        let before: Vec<&Step> = run
+            .members
+            .iter()
+            .map(|m| &m.history[generation - 1])
+            .collect();
+        let mut ranked: Vec<usize> = (0..8).collect();
+        ranked.sort_by(|&a, &b| {
+            before[b]
+                .score
+                .unwrap()
+                .total_cmp(&before[a].score.unwrap())
+        });
+        let (top, bottom) = (&ranked[..2], &ranked[6..]);
+        for m in &run.members {
+            let step = &m.history[generation];
+            match step.copied_from {
+                Some(winner) => {
+                    assert!(bottom.contains(&m.id) && top.contains(&winner), "{step:?}");
+                    // Every coordinate moved by the perturbation (or at least one
+                    // slice for the integer and the choice), within the cube.
+                    let from = space.to_unit(&before[winner].params).unwrap();
+                    let to = space.to_unit(&step.params).unwrap();
+                    let lr_moved = (to[0] - from[0]).abs();
+                    assert!(
+                        (lr_moved - 0.1).abs() < 1e-9 || to[0] == 0.0 || to[0] == 1.0,
+                        "lr moved {lr_moved}"
+                    );
+                    assert_ne!(step.params.get("width"), before[winner].params.get("width"));
+                }
+                None => {
+                    assert!(!bottom.contains(&m.id));
+                    assert_eq!(step.params, m.history[generation - 1].params);
+                }
+            }
+        }
+    }
+    // Selection helps: the best member beats the best of the initial draws left
+    // alone, which is what the run's first generation scored on its own.
+    let alone = pbt()
+        .epochs(12)
+        .interval(12)
+        .run(&Workers::cpu(2), |_| Ok(Walker))
+        .unwrap();
+    let best = |p: &Population| p.best().unwrap().score().unwrap();
+    assert!(
+        best(&run) > best(&alone),
+        "{} vs {}",
+        best(&run),
+        best(&alone)
+    );
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = pbt().run(&Workers::cpu(1), |_| Ok(Walker)).unwrap();
+    // The factory is called once per generation with one worker: fail the fourth.
+    let calls = AtomicUsize::new(0);
+    let err = pbt()
+        .directory(dir.path())
+        .run(&Workers::cpu(1), |_| {
+            if calls.fetch_add(1, Ordering::SeqCst) == 3 {
+                return Err("killed".into());
+            }
+            Ok(Walker)
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("killed"), "{err}");
+    let ckpts = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("g3-")
+        })
+        .count();
+    assert_eq!(
+        ckpts, 8,
+        "only the last finished generation's checkpoints remain"
+    );
+    let resumed = pbt()
+        .directory(dir.path())
+        .run(&Workers::cpu(2), |_| Ok(Walker))
+        .unwrap();
+    assert_eq!(resumed.epochs_trained, 8 * 6, "three generations left");
+    assert_eq!(schedules(&resumed), schedules(&whole));
+
+    let err = pbt()
+        .seed(9)
+        .directory(dir.path())
+        .run(&Workers::cpu(1), |_| Ok(Walker));
+    assert!(err.unwrap_err().to_string().contains("seed 5"));
+}
+
+#[test]
+fn a_failing_member_is_replaced_and_an_all_failing_generation_stops_the_run() {
+    struct FailsFirst(Walker);
+    impl Resumable for FailsFirst {
+        fn train_span(
+            &mut self,
+            p: &Params,
+            from: Option<&Checkpoint>,
+            epochs: Range<usize>,
+            ctx: &mut TrialContext<'_>,
+        ) -> Result<Span, BoxError> {
+            if ctx.info().number == 0 && epochs.start == 0 {
+                panic!("member 0 cannot start");
+            }
+            self.0.train_span(p, from, epochs, ctx)
+        }
+    }
+    let run = pbt()
+        .run(&Workers::cpu(2), |_| Ok(FailsFirst(Walker)))
+        .unwrap();
+    let first = &run.members[0].history;
+    assert!(first[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("member 0 cannot start"));
+    assert!(
+        first[1].copied_from.is_some(),
+        "the failed member copies a good one"
+    );
+    assert!(run.members[0].score().is_some());
+
+    struct Broken;
+    impl Resumable for Broken {
+        fn train_span(
+            &mut self,
+            _: &Params,
+            _: Option<&Checkpoint>,
+            _: Range<usize>,
+            _: &mut TrialContext<'_>,
+        ) -> Result<Span, BoxError> {
+            Err("no data".into())
+        }
+    }
+    let err = pbt()
+        .run(&Workers::cpu(2), |_| Ok(Broken))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("every member failed") && err.contains("no data"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_settings_are_refused_by_name() {
+    let err = |p: Pbt| {
+        p.run(&Workers::cpu(1), |_| Ok(Walker))
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err(pbt().population(1)).contains("population"));
+    assert!(err(pbt().interval(0)).contains("interval"));
+    assert!(err(pbt().quantile(0.7)).contains("quantile"));
+    assert!(err(pbt().resample(2.0)).contains("resample"));
+}
