@@ -125,6 +125,32 @@ pub struct Population {
 }
 
 impl Population {
+    /// The steps that made member `id`'s final model, first to last: its own recent
+    /// generations and, before each copy, those of the member it copied. Its
+    /// hyperparameters along the way are the schedule PBT found.
+    pub fn lineage(&self, id: usize) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let mut owner = id;
+        let Some(last) = self.members.get(id).and_then(|m| m.history.last()) else {
+            return steps;
+        };
+        for generation in (0..=last.generation).rev() {
+            let Some(step) = self.members[owner]
+                .history
+                .iter()
+                .find(|s| s.generation == generation)
+            else {
+                break;
+            };
+            steps.push(step.clone());
+            if let Some(parent) = step.copied_from {
+                owner = parent;
+            }
+        }
+        steps.reverse();
+        steps
+    }
+
     /// The member with the best final score.
     pub fn best(&self) -> Option<&Member> {
         self.members

@@ -103,6 +103,17 @@ fn the_bottom_quantile_copies_and_perturbs_the_top() {
             }
         }
     }
+    // The best model's lineage runs through the members it copied.
+    let best = run.best().unwrap();
+    let lineage = run.lineage(best.id);
+    assert_eq!(lineage.len(), 6);
+    assert_eq!(lineage.last(), best.history.last());
+    for g in 1..6 {
+        if let Some(parent) = lineage[g].copied_from {
+            assert_eq!(lineage[g - 1], run.members[parent].history[g - 1]);
+        }
+    }
+    assert!(run.members.iter().any(|m| run.lineage(m.id) != m.history));
     // Selection helps: the best member beats the best of the initial draws left
     // alone, which is what the run's first generation scored on its own.
     let alone = pbt()
