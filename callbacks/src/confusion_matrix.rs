@@ -1,10 +1,11 @@
 //! A confusion-matrix image every few epochs, in TensorBoard and optionally on disk.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use knob_core::{BoxError, Callback, Control, EpochView, Logs, TrialInfo};
 
-use crate::plot;
+use crate::plot::ConfusionRenderer;
 use crate::tensorboard::{summary, AsyncRun};
 
 /// Renders the validation confusion matrix every `every` epochs (row-normalized
@@ -21,6 +22,8 @@ pub struct ConfusionMatrix {
     save_to: Option<PathBuf>,
     run: Option<AsyncRun>,
     trial: u64,
+    /// Kept between epochs (on the writer's thread) so only the cells are redrawn.
+    renderer: Arc<Mutex<Option<ConfusionRenderer>>>,
 }
 
 impl ConfusionMatrix {
@@ -33,6 +36,7 @@ impl ConfusionMatrix {
             save_to: None,
             run: None,
             trial: 0,
+            renderer: Arc::default(),
         }
     }
 
@@ -89,16 +93,27 @@ impl Callback for ConfusionMatrix {
         for (&a, &q) in p.actual.iter().zip(p.predicted) {
             matrix[a][q] += 1;
         }
-        // Rendering takes milliseconds: it happens on the writer's thread.
+        // Rendering happens on the writer's thread.
         let title = format!("trial {} · epoch {epoch}", self.trial);
-        let (names, size, trial) = (p.class_names.to_vec(), self.size, self.trial);
+        let (mut names, size, trial) = (p.class_names.to_vec(), self.size, self.trial);
+        names.extend((names.len()..k).map(|i| i.to_string()));
         let save_to = self.save_to.clone();
+        let renderer = self.renderer.clone();
         let run = self
             .run
             .as_ref()
             .ok_or("ConfusionMatrix: on_train_begin was not called")?;
         run.write(epoch as i64, move || {
-            match plot::confusion_matrix(&matrix, &names, &title, size) {
+            let mut renderer = renderer.lock().unwrap_or_else(|p| p.into_inner());
+            if renderer.as_ref().is_none_or(|r| r.class_names() != names) {
+                *renderer = ConfusionRenderer::new(&names, size)
+                    .map_err(|e| eprintln!("knob: ConfusionMatrix: drawing the frame failed: {e}"))
+                    .ok();
+            }
+            let Some(renderer) = renderer.as_mut() else {
+                return Vec::new();
+            };
+            match renderer.render(&matrix, &title) {
                 Ok(img) => {
                     if let Some(dir) = save_to {
                         let path = dir.join(format!("trial_{trial:04}_epoch_{epoch:03}.png"));

@@ -5,6 +5,11 @@
 //! plotters' `ab_glyph` backend), so charts render the same on a fresh machine without
 //! system fonts or fontconfig.
 
+mod confusion;
+mod glyphs;
+
+pub use confusion::{confusion_matrix, ConfusionImage, ConfusionRenderer};
+
 use std::path::Path;
 use std::sync::Once;
 
@@ -15,7 +20,7 @@ use plotters::style::{register_font, FontStyle};
 /// The font family every chart uses.
 pub const FONT: &str = "sans-serif";
 
-static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+pub(crate) static FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// Registers the shipped font with plotters (once per process).
 pub fn ensure_font() {
@@ -243,96 +248,6 @@ where
     Ok(())
 }
 
-/// A rendered confusion matrix: the PNG, and where each cell was drawn.
-pub struct ConfusionImage {
-    /// The PNG file's bytes.
-    pub png: Vec<u8>,
-    /// For each cell `(actual, predicted)`, a pixel inside it away from its number.
-    pub probes: Vec<((usize, usize), (i32, i32))>,
-}
-
-/// Draws `matrix[actual][predicted]` as a heat map: each row coloured by its own share
-/// (so rare classes are as readable as common ones), the count in every cell, class
-/// names on both axes, and `title` above.
-pub fn confusion_matrix(
-    matrix: &[Vec<u64>],
-    class_names: &[String],
-    title: &str,
-    (width, height): (u32, u32),
-) -> Result<ConfusionImage, BoxError> {
-    ensure_font();
-    let k = matrix.len();
-    let mut rgb = vec![255u8; (width * height * 3) as usize];
-    let mut probes = Vec::with_capacity(k * k);
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let name = |i: usize| class_names.get(i).cloned().unwrap_or_else(|| i.to_string());
-        let k32 = k as i32;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 18))
-            .margin(10)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
-            .build_cartesian_2d((0..k32).into_segmented(), (0..k32).into_segmented())?;
-        // Segment centres carry the class names; rows run top to bottom.
-        let label = |v: &SegmentValue<i32>, flip: bool| match v {
-            SegmentValue::CenterOf(i) if (0..k32).contains(i) => name(if flip {
-                (k32 - 1 - i) as usize
-            } else {
-                *i as usize
-            }),
-            _ => String::new(),
-        };
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_labels(k + 1)
-            .y_labels(k + 1)
-            .x_label_formatter(&|v| label(v, false))
-            .y_label_formatter(&|v| label(v, true))
-            .x_desc("predicted")
-            .y_desc("actual")
-            .label_style((FONT, 12))
-            .draw()?;
-        for (r, row) in matrix.iter().enumerate() {
-            let total = row.iter().sum::<u64>().max(1) as f64;
-            let y = k32 - 1 - r as i32;
-            for (c, &count) in row.iter().enumerate() {
-                let share = count as f64 / total;
-                // White to a deep blue.
-                let shade = |full: f64, light: f64| (light + (full - light) * share).round() as u8;
-                let colour = RGBColor(shade(8.0, 247.0), shade(48.0, 251.0), shade(107.0, 255.0));
-                let x = c as i32;
-                let corner = (SegmentValue::Exact(x), SegmentValue::Exact(y + 1));
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [
-                        corner.clone(),
-                        (SegmentValue::Exact(x + 1), SegmentValue::Exact(y)),
-                    ],
-                    colour.filled(),
-                )))?;
-                let ink = if share > 0.5 { WHITE } else { BLACK };
-                let style = TextStyle::from((FONT, 14).into_font()).color(&ink).pos(
-                    plotters::style::text_anchor::Pos::new(
-                        plotters::style::text_anchor::HPos::Center,
-                        plotters::style::text_anchor::VPos::Center,
-                    ),
-                );
-                let centre = (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y));
-                chart.draw_series(std::iter::once(Text::new(count.to_string(), centre, style)))?;
-                let (px, py) = chart.backend_coord(&corner);
-                probes.push(((r, c), (px + 5, py + 5)));
-            }
-        }
-        root.present()?;
-    }
-    Ok(ConfusionImage {
-        png: encode_png(&rgb, width, height, image::ColorType::Rgb8)?,
-        probes,
-    })
-}
-
 /// Encodes raw pixels as a PNG with fast compression: charts are mostly flat colour,
 /// and the default level costs several milliseconds per image, every epoch.
 pub fn encode_png(
@@ -408,43 +323,5 @@ mod tests {
             .count();
         assert!(title_ink > 30, "{title_ink} dark pixels in the title band");
         assert!(!dark(2, 2));
-    }
-
-    #[test]
-    fn confusion_matrix_colours_follow_the_counts() {
-        let matrix = vec![vec![50, 2, 0], vec![5, 9, 6], vec![0, 10, 30]];
-        let names: Vec<String> = ["cat", "dog", "eel"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let img = confusion_matrix(&matrix, &names, "epoch 3", (420, 360)).unwrap();
-        let decoded = image::load_from_memory(&img.png).unwrap().to_rgb8();
-        assert_eq!(decoded.dimensions(), (420, 360));
-        let brightness = |(x, y): (i32, i32)| {
-            decoded
-                .get_pixel(x as u32, y as u32)
-                .0
-                .iter()
-                .map(|&c| c as u32)
-                .sum::<u32>()
-        };
-        let darkest = img
-            .probes
-            .iter()
-            .min_by_key(|(_, p)| brightness(*p))
-            .unwrap()
-            .0;
-        assert_eq!(
-            darkest,
-            (0, 0),
-            "the largest (row-normalized) value is the darkest cell"
-        );
-        let cell = |r: usize, c: usize| img.probes.iter().find(|(rc, _)| *rc == (r, c)).unwrap().1;
-        // Within a row, more means darker; an empty cell stays light.
-        assert!(
-            brightness(cell(1, 1)) < brightness(cell(1, 2))
-                && brightness(cell(1, 2)) < brightness(cell(1, 0))
-        );
-        assert!(brightness(cell(0, 2)) > 700);
     }
 }
