@@ -5,7 +5,7 @@ use knob_core::{BoxError, WeightSource, Weights};
 
 use super::checkpoint::State;
 use super::config::Config;
-use super::network::Network;
+use super::network::{to_host, Network};
 use super::optimizer::Optimizer;
 use super::MlpDevice;
 
@@ -136,7 +136,7 @@ impl<D: MlpDevice> Mlp<D> {
 
     /// Logits for `rows` examples, in inference mode.
     pub fn logits(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        self.net.predict(self.tensor(x, rows)).as_vec()
+        to_host(&self.net.predict(self.tensor(x, rows)))
     }
 }
 

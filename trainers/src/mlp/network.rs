@@ -162,9 +162,9 @@ impl<D: MlpDevice> Network<D> {
                 }
             }
         }
-        let logits = h.retaped::<NoneTape>().as_vec();
+        let logits = to_host(&h.retaped::<NoneTape>());
         let loss = cross_entropy_with_logits_loss(h, targets);
-        let loss_value = loss.retaped::<NoneTape>().as_vec()[0];
+        let loss_value = to_host(&loss.retaped::<NoneTape>())[0];
         let grads = loss.backward();
 
         // The first layer's gradients, from ∂L/∂z₁ and the input.
@@ -217,11 +217,11 @@ impl<D: MlpDevice> Network<D> {
         let mut out = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
             let (r, c) = *layer.w.shape();
-            out.push((format!("dense_{i}/kernel"), vec![r, c], layer.w.as_vec()));
-            out.push((format!("dense_{i}/bias"), vec![c], layer.b.as_vec()));
+            out.push((format!("dense_{i}/kernel"), vec![r, c], to_host(&layer.w)));
+            out.push((format!("dense_{i}/bias"), vec![c], to_host(&layer.b)));
             if let Some(bn) = &layer.norm {
-                out.push((format!("dense_{i}/gamma"), vec![c], bn.gamma.as_vec()));
-                out.push((format!("dense_{i}/beta"), vec![c], bn.beta.as_vec()));
+                out.push((format!("dense_{i}/gamma"), vec![c], to_host(&bn.gamma)));
+                out.push((format!("dense_{i}/beta"), vec![c], to_host(&bn.beta)));
             }
         }
         out
@@ -249,7 +249,7 @@ impl<D: MlpDevice> Network<D> {
                     out.push(Entry {
                         name: format!("dense_{i}/{name}"),
                         dims: vec![c],
-                        values: t.as_vec(),
+                        values: to_host(t),
                     });
                 }
             }
@@ -354,6 +354,15 @@ impl<D: MlpDevice> Network<D> {
     }
 }
 
+/// A tensor's values on the host, copied in one piece (dfdx's `as_vec` walks the
+/// tensor element by element, which showed up in every epoch's logging). The tensor
+/// must own contiguous data, as every tensor the network keeps does.
+pub(crate) fn to_host<S: Shape, D: Device<f32>, T>(t: &Tensor<S, f32, D, T>) -> Vec<f32> {
+    let mut out = vec![0.0; t.shape().num_elements()];
+    t.copy_into(&mut out);
+    out
+}
+
 /// Pushes a parameter and its optimizer moments.
 fn push_state<S: Shape, D: MlpDevice>(
     out: &mut Vec<Entry>,
@@ -372,7 +381,7 @@ fn push_state<S: Shape, D: MlpDevice>(
     out.push(Entry {
         name,
         dims,
-        values: t.as_vec(),
+        values: to_host(t),
     });
 }
 

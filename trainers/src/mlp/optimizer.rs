@@ -71,7 +71,7 @@ impl<D: Device<f32>> Optimizer<D> {
         }
         self.state[..self.slots()]
             .iter()
-            .map(|slot| slot.get(param).as_vec())
+            .map(|slot| super::network::to_host(&slot.get(param)))
             .collect()
     }
 
