@@ -1,6 +1,7 @@
 //! What the logging callbacks cost per epoch on the digits MLP, piece by piece, on one
-//! thread: the confusion-matrix image (the first, which draws the frame, and the next
-//! ones, which redraw only cells and title), what encoding its pixels as RGB would
+//! thread: the confusion-matrix image (a new trial's first, whose frame comes from the
+//! process's cache after the first trial, and the next ones, which redraw only cells
+//! and title), what encoding its pixels as RGB would
 //! cost alone, and the weight
 //! histograms of the digits MLP. One JSON line per piece, in milliseconds (median of
 //! repeats).
@@ -72,7 +73,7 @@ fn main() {
     let histogram = median_ms(30, || {
         std::hint::black_box(summary::histogram("w", &weights));
     });
-    println!(r#"{{"piece": "confusion_matrix_first_image", "ms": {first:.3}}}"#);
+    println!(r#"{{"piece": "confusion_matrix_new_trial_image", "ms": {first:.3}}}"#);
     println!(r#"{{"piece": "confusion_matrix_next_image", "ms": {next:.3}}}"#);
     println!(r#"{{"piece": "confusion_matrix_as_rgb_png_encoding_only", "ms": {encode:.3}}}"#);
     println!(r#"{{"piece": "histograms_64_128_10", "ms": {histogram:.3}}}"#);

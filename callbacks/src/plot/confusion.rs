@@ -1,5 +1,7 @@
 //! Confusion matrices as heat maps, redrawn cheaply every epoch.
 
+use std::sync::{Mutex, OnceLock};
+
 use knob_core::BoxError;
 use plotters::prelude::*;
 
@@ -31,6 +33,7 @@ pub struct ConfusionImage {
 /// assert_eq!(&image.png[1..4], b"PNG");
 /// # Ok::<(), knob_core::BoxError>(())
 /// ```
+#[derive(Clone)]
 pub struct ConfusionRenderer {
     width: u32,
     height: u32,
@@ -87,7 +90,33 @@ fn grey_index(rgb: &[u8]) -> u8 {
 
 impl ConfusionRenderer {
     /// A renderer for `class_names.len()` classes on a `width` by `height` image.
-    pub fn new(class_names: &[String], (width, height): (u32, u32)) -> Result<Self, BoxError> {
+    ///
+    /// Frames are kept for the life of the process, so every trial of a study after
+    /// the first starts from a copy instead of drawing its frame again.
+    pub fn new(class_names: &[String], size: (u32, u32)) -> Result<Self, BoxError> {
+        type Frames = Mutex<Vec<ConfusionRenderer>>;
+        static FRAMES: OnceLock<Frames> = OnceLock::new();
+        let frames = FRAMES.get_or_init(Frames::default);
+        let found = frames
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|r| r.names == class_names && (r.width, r.height) == size)
+            .cloned();
+        if let Some(renderer) = found {
+            return Ok(renderer);
+        }
+        let renderer = Self::draw_frame(class_names, size)?;
+        let mut frames = frames.lock().unwrap_or_else(|p| p.into_inner());
+        // A handful of shapes per process at most; keep the cache from growing.
+        if frames.len() >= 8 {
+            frames.remove(0);
+        }
+        frames.push(renderer.clone());
+        Ok(renderer)
+    }
+
+    fn draw_frame(class_names: &[String], (width, height): (u32, u32)) -> Result<Self, BoxError> {
         ensure_font();
         if class_names.is_empty() {
             return Err("confusion matrix: no classes".into());

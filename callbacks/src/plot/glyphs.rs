@@ -11,6 +11,7 @@ use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 use super::FONT_BYTES;
 
 /// One rasterized character.
+#[derive(Clone)]
 struct Glyph {
     /// Coverage in [0, 1], row-major, `width` by `height`.
     coverage: Vec<f32>,
@@ -23,6 +24,7 @@ struct Glyph {
 }
 
 /// Glyphs of the shipped font at one size.
+#[derive(Clone)]
 pub(crate) struct Glyphs {
     font: FontRef<'static>,
     scale: PxScale,

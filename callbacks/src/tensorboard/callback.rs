@@ -46,7 +46,7 @@ pub struct TensorBoard {
 struct Runs {
     session: RunWriter,
     train: AsyncRun,
-    validation: RunWriter,
+    validation: AsyncRun,
 }
 
 impl TensorBoard {
@@ -123,7 +123,7 @@ impl Callback for TensorBoard {
         self.runs = Some(Runs {
             session,
             train: AsyncRun::create(&dir.join("train")).map_err(io)?,
-            validation: RunWriter::create(&dir.join("validation")).map_err(io)?,
+            validation: AsyncRun::create(&dir.join("validation")).map_err(io)?,
         });
         self.global_batch = 0;
         Ok(())
@@ -204,8 +204,7 @@ impl Callback for TensorBoard {
             }
             train
         })?;
-        runs.validation.write(step, validation)?;
-        runs.validation.flush()?;
+        runs.validation.write(step, move || validation)?;
         Ok(Control::Continue)
     }
 
@@ -215,7 +214,7 @@ impl Callback for TensorBoard {
             .write(0, vec![summary::session_end(true, knob_core::now_secs())])?;
         runs.session.flush()?;
         runs.train.finish()?;
-        runs.validation.flush()?;
+        runs.validation.finish()?;
         Ok(())
     }
 }
