@@ -3,7 +3,7 @@
 //! PNG of the median regret curves (`--png PATH`, default `sampler-regret.png`).
 //!
 //! ```text
-//! sampler-bench [--functions branin,hartmann6] [--samplers random,tpe] [--seeds 10]
+//! sampler-bench [--functions branin,hartmann6] [--samplers random,tpe,gp-startup10] [--seeds 10]
 //!               [--budget 50]
 //! sampler-bench --summary [--png regret.png] runs.jsonl [more.jsonl ...]
 //! ```
@@ -11,7 +11,7 @@
 use std::io::{BufRead, Write};
 
 use knob_benches::functions::TestFunction;
-use knob_benches::regret::{plot_curves, run, summary_table, Run, SAMPLERS};
+use knob_benches::regret::{plot_curves, run, sampler_by_name, summary_table, Run, SAMPLERS};
 
 fn fail(message: &str) -> ! {
     eprintln!("sampler-bench: {message}");
@@ -74,9 +74,9 @@ fn main() {
             }
             "--samplers" => {
                 samplers = value().split(',').map(str::to_owned).collect();
-                if let Some(bad) = samplers.iter().find(|s| !SAMPLERS.contains(&s.as_str())) {
+                if let Some(bad) = samplers.iter().find(|s| sampler_by_name(s, 1, 1).is_none()) {
                     fail(&format!(
-                        "unknown sampler {bad}; known: {}",
+                        "unknown sampler {bad}; known: {}, gp-startupN",
                         SAMPLERS.join(", ")
                     ));
                 }
