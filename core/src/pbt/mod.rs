@@ -451,22 +451,22 @@ impl Pbt {
                 let (next, results, factory_error, epochs) =
                     (&next, &results, &factory_error, &epochs);
                 scope.spawn(move |_| {
+                    // A trainer, or `None` once the factory's error is recorded.
                     let build = || {
-                        make_trainer(worker).map_err(|e| Error::TrainerFactory {
-                            worker: worker.index,
-                            message: e.to_string(),
-                        })
+                        make_trainer(worker)
+                            .map_err(|e| {
+                                let e = Error::TrainerFactory {
+                                    worker: worker.index,
+                                    message: e.to_string(),
+                                };
+                                factory_error
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .get_or_insert(e);
+                            })
+                            .ok()
                     };
-                    let mut trainer = match build() {
-                        Ok(t) => t,
-                        Err(e) => {
-                            factory_error
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(e);
-                            return;
-                        }
-                    };
+                    let Some(mut trainer) = build() else { return };
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(member) = members.get(i) else { break };
@@ -480,6 +480,7 @@ impl Pbt {
                                 &mut ctx,
                             )
                         }));
+                        let panicked = outcome.is_err();
                         let result = match outcome {
                             Ok(Ok(span)) if span.score.is_finite() => Ok(span),
                             Ok(Ok(span)) => Err(format!("score is {}", span.score)),
@@ -489,20 +490,10 @@ impl Pbt {
                                 crate::study::panic_message(&*panic)
                             )),
                         };
-                        let panicked =
-                            matches!(&result, Err(m) if m.starts_with("trainer panicked"));
                         results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
                         if panicked {
-                            match build() {
-                                Ok(t) => trainer = t,
-                                Err(e) => {
-                                    factory_error
-                                        .lock()
-                                        .unwrap_or_else(|p| p.into_inner())
-                                        .get_or_insert(e);
-                                    return;
-                                }
-                            }
+                            let Some(fresh) = build() else { return };
+                            trainer = fresh;
                         }
                     }
                 });
