@@ -177,7 +177,7 @@ fn main() {
     let (mut plain, mut logged, mut ratios, mut waits) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    for _ in 0..40 {
+    for _ in 0..100 {
         let (p, _) = digits_epoch_seconds(false, logdir.path());
         let (l, wait) = digits_epoch_seconds(true, logdir.path());
         ratios.push(mean(&l) / mean(&p));
