@@ -33,7 +33,7 @@ use model::{fit, Posterior};
 /// The first `startup` trials (default 6) are a scrambled Sobol design: the model,
 /// with its priors on the lengthscales, makes better use of trials than more of the
 /// design would (on hartmann6, 50 trials, 40 seeds: median regret 0.0045 after 6
-/// design points, 0.076 after 10; neutral on the other benchmark functions). Parameters
+/// design points, 0.076 after 10; no worse on the other benchmark functions). Parameters
 /// with a [`Prior`](knob_core::Prior) are drawn from it in the design, and the
 /// acquisition is weighted by the prior afterwards, less with every trial.
 ///
