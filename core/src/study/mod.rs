@@ -39,16 +39,6 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// What a worker of `optimize` gets when it asks for a trial.
-pub(crate) enum Asked {
-    /// A trial to run, and whether it retries a device failure.
-    Trial(TrialInfo, bool),
-    /// Nothing yet: enough trials are under way, but one may still fail and be retried.
-    Wait,
-    /// Nothing more to do.
-    Done,
-}
-
 /// A hyperparameter study. `Sync`: share it between threads by reference.
 ///
 /// ```
@@ -284,10 +274,7 @@ impl Study {
     /// For users who drive their own loop: train with the returned params, then
     /// [`Study::tell`] the outcome.
     pub fn ask(&self) -> Result<Option<TrialInfo>> {
-        Ok(match self.ask_within(usize::MAX, None)? {
-            Asked::Trial(info, _) => Some(info),
-            Asked::Wait | Asked::Done => None,
-        })
+        Ok(self.ask_within(usize::MAX, None)?.map(|(info, _)| info))
     }
 
     /// Asks the study to stop, as on Ctrl-C: `optimize` starts no new trial, running
@@ -324,25 +311,21 @@ impl Study {
         })
     }
 
-    /// [`Study::ask`] for `optimize`'s workers, up to `limit` trials finished or
-    /// running. `avoid_for` names the asking worker when retries of its device
-    /// failures are to go to someone else.
-    pub(crate) fn ask_within(&self, limit: usize, avoid_for: Option<usize>) -> Result<Asked> {
+    /// [`Study::ask`] for `optimize`'s workers, `None` once `limit` trials are
+    /// finished or running; also says whether the trial retries a device failure.
+    /// `avoid_for` names the asking worker when retries of its device failures are
+    /// to go to someone else.
+    pub(crate) fn ask_within(
+        &self,
+        limit: usize,
+        avoid_for: Option<usize>,
+    ) -> Result<Option<(TrialInfo, bool)>> {
         if self.is_interrupted() {
-            return Ok(Asked::Done);
+            return Ok(None);
         }
         self.locked(|state| {
             if state.counted() >= limit {
-                // A trial of this process still running may fail and be retried.
-                let ours_running = state
-                    .history
-                    .in_state(TrialState::Running)
-                    .any(|t| state.owners[t.number as usize] == self.owner);
-                return Ok(if ours_running && avoid_for.is_some() {
-                    Asked::Wait
-                } else {
-                    Asked::Done
-                });
+                return Ok(None);
             }
             let number = state.history.len() as u64;
             let queued = (0..state.queue.len()).find(|&q| {
@@ -365,7 +348,7 @@ impl Study {
                     })??;
                     match suggested {
                         Some(point) => self.space.from_unit(&point)?,
-                        None => return Ok(Asked::Done),
+                        None => return Ok(None),
                     }
                 }
             };
@@ -381,7 +364,7 @@ impl Study {
                 queued: queued.map(|q| q as u64),
             })?;
             let is_retry = queued.is_some_and(|q| state.avoid.contains_key(&q));
-            Ok(Asked::Trial(TrialInfo { number, params }, is_retry))
+            Ok(Some((TrialInfo { number, params }, is_retry)))
         })
     }
 

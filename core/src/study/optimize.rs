@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::{panic_message, Asked, Outcome, Study};
+use super::{panic_message, Outcome, Study};
 use crate::callback::{CallbackList, TrialInfo};
 use crate::error::{BoxError, Error, Result};
 use crate::trainer::{Trainer, TrialContext};
@@ -120,6 +120,9 @@ impl Study {
         let started = Instant::now();
         let abort = AtomicBool::new(false);
         let live = AtomicUsize::new(workers.len());
+        // Trials of this call between ask and tell: while there are any, an idle worker
+        // waits instead of leaving, since one of them may come back as a retry.
+        let in_flight = AtomicUsize::new(0);
         let retired = AtomicUsize::new(0);
         // A worker may retire unless every other one already has.
         let may_retire = || {
@@ -142,8 +145,8 @@ impl Study {
         crossbeam_utils::thread::scope(|scope| {
             for worker in workers.iter() {
                 let (make_trainer, make_callbacks) = (&make_trainer, &make_callbacks);
-                let (abort, fail, ran, live, may_retire) =
-                    (&abort, &fail, &ran, &live, &may_retire);
+                let (abort, fail, ran, live, may_retire, in_flight) =
+                    (&abort, &fail, &ran, &live, &may_retire, &in_flight);
                 scope.spawn(move |_| {
                     // Counts this worker out of `live` however it leaves the loop.
                     let _live = LeaveOnDrop(live);
@@ -172,14 +175,15 @@ impl Study {
                         // Retries go to another worker while there is one.
                         let avoid_for = others_live(live).then_some(worker.index);
                         let (info, is_retry) = match self.ask_within(n_trials, avoid_for) {
-                            Ok(Asked::Trial(info, is_retry)) => (info, is_retry),
-                            Ok(Asked::Wait) => {
+                            Ok(Some(asked)) => asked,
+                            Ok(None) if in_flight.load(Ordering::SeqCst) > 0 && !self.is_interrupted() => {
                                 std::thread::sleep(std::time::Duration::from_millis(5));
                                 continue;
                             }
-                            Ok(Asked::Done) => break,
+                            Ok(None) => break,
                             Err(e) => return fail(e),
                         };
+                        in_flight.fetch_add(1, Ordering::SeqCst);
                         let ran_trial =
                             self.run_trial(&mut trainer, info.clone(), make_callbacks(&info));
                         *ran.lock().unwrap_or_else(|p| p.into_inner()) += 1;
@@ -196,6 +200,7 @@ impl Study {
                             }
                             Some(outcome) => self.tell(info.number, outcome),
                         };
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
                         if let Err(e) = told {
                             return fail(e);
                         }
