@@ -1,8 +1,9 @@
 //! # knob-core
 //!
 //! The heart of knob: search spaces and their map to the unit cube, params, trials,
-//! the [`Study`] with its crash-safe journal, and the plug-in traits [`Sampler`],
-//! [`Pruner`], [`Trainer`], [`Callback`] and [`Storage`].
+//! the [`Study`] with its crash-safe journal and its workers placed on devices
+//! ([`Workers`]), population-based training ([`Pbt`]), and the plug-in traits
+//! [`Sampler`], [`Pruner`], [`Trainer`], [`Resumable`], [`Callback`] and [`Storage`].
 //!
 //! Samplers live in `knob-samplers`, callbacks in `knob-callbacks`, dfdx trainers in
 //! `knob-trainers`; this crate depends on none of them.
