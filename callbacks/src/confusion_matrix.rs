@@ -101,7 +101,7 @@ impl Callback for ConfusionMatrix {
         let renderer = self.renderer.clone();
         let run = self
             .run
-            .as_ref()
+            .as_mut()
             .ok_or("ConfusionMatrix: on_train_begin was not called")?;
         run.write(epoch as i64, move || {
             let mut renderer = renderer.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,7 +1,7 @@
 //! What the logging callbacks cost per epoch on the digits MLP, piece by piece, on one
 //! thread: the confusion-matrix image (a new trial's first, whose frame comes from the
-//! process's cache after the first trial, and the next ones, which redraw only cells
-//! and title), what encoding its pixels as RGB would
+//! process's cache after the first trial, and the next ones, which redraw only the
+//! title and the cells whose counts changed, three predictions moving per epoch), what encoding its pixels as RGB would
 //! cost alone, and the weight
 //! histograms of the digits MLP. One JSON line per piece, in milliseconds (median of
 //! repeats).
@@ -48,10 +48,29 @@ fn main() {
     let first = median_ms(30, || {
         plot::confusion_matrix(&matrix, &names, "trial 3 · epoch 12", size).expect("drawing");
     });
+    // Epoch after epoch, a few predictions move within their rows (a row's total is
+    // its class's count in the validation set): here three per epoch.
+    let epochs: Vec<Vec<Vec<u64>>> = std::iter::successors(Some(matrix.clone()), |m| {
+        let mut m = m.clone();
+        for j in 0..3 {
+            let r = (m[0][1] as usize * 3 + j * 7) % k;
+            let from = (0..k).max_by_key(|&c| m[r][c]).expect("a column");
+            m[r][from] -= 1;
+            m[r][(from + 1 + j) % k] += 1;
+        }
+        Some(m)
+    })
+    .take(31)
+    .collect();
     let mut renderer = plot::ConfusionRenderer::new(&names, size).expect("a frame");
+    renderer
+        .render(&epochs[0], "trial 3 · epoch 0")
+        .expect("drawing");
+    let mut epoch = 0;
     let next = median_ms(30, || {
+        epoch += 1;
         renderer
-            .render(&matrix, "trial 3 · epoch 12")
+            .render(&epochs[epoch], &format!("trial 3 · epoch {epoch}"))
             .expect("drawing");
     });
     // What encoding the same pixels as RGB alone would cost (the renderer writes an

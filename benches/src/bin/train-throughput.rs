@@ -2,8 +2,9 @@
 //! the same shape: samples per second of forward, loss, backward and Adam update, batch
 //! 64, one thread. Then trials per minute of a digits study with one and two workers.
 //!
-//! Prints one JSON line per measurement. `train-throughput [SECONDS]` sets how long each
-//! shape is timed (default 3).
+//! Prints one JSON line per measurement. `train-throughput [SECONDS] [PAIRS]` sets how
+//! long each shape is timed (default 3) and how many pairs of digits trials, without and
+//! with the logging callbacks, measure what logging costs (default 100).
 
 use std::time::{Duration, Instant};
 
@@ -149,6 +150,9 @@ fn main() {
     let secs: f64 = std::env::args()
         .nth(1)
         .map_or(3.0, |s| s.parse().expect("SECONDS is a number"));
+    let pairs: usize = std::env::args()
+        .nth(2)
+        .map_or(100, |s| s.parse().expect("PAIRS is a whole number"));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -177,7 +181,7 @@ fn main() {
     let (mut plain, mut logged, mut ratios, mut waits) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    for _ in 0..100 {
+    for _ in 0..pairs.max(1) {
         let (p, _) = digits_epoch_seconds(false, logdir.path());
         let (l, wait) = digits_epoch_seconds(true, logdir.path());
         ratios.push(mean(&l) / mean(&p));

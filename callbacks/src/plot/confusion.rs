@@ -46,6 +46,9 @@ pub struct ConfusionRenderer {
     palette: Vec<u8>,
     /// Pixel boxes `[x0, y0, x1, y1)` of cell `(actual, predicted)`, row-major.
     cells: Vec<[i32; 4]>,
+    /// What each cell of `pixels` shows (count, shade, white ink), so that unchanged
+    /// cells are not drawn again: from one epoch to the next most counts stay put.
+    drawn: Vec<Option<(u64, usize, bool)>>,
     numbers: Glyphs,
     title: Glyphs,
 }
@@ -173,6 +176,7 @@ impl ConfusionRenderer {
             pixels: frame.clone(),
             frame,
             palette: palette(),
+            drawn: vec![None; cells.len()],
             cells,
             numbers: Glyphs::new(14.0),
             title: Glyphs::new(18.0),
@@ -203,6 +207,11 @@ impl ConfusionRenderer {
                 let share = count as f64 / total;
                 let level = (share * (SHADES - 1) as f64).round() as usize;
                 let [x0, y0, x1, y1] = self.cells[r * k + c];
+                probes.push(((r, c), (x0 + 3, y0 + 3)));
+                let looks = Some((count, level, share > 0.5));
+                if std::mem::replace(&mut self.drawn[r * k + c], looks) == looks {
+                    continue;
+                }
                 fill(&mut self.pixels, w, [x0, y0, x1, y1], (GREYS + level) as u8);
                 let (ink, half) = if share > 0.5 {
                     (WHITE, HALF_WHITE + level)
@@ -217,7 +226,6 @@ impl ConfusionRenderer {
                             if a >= 0.75 { ink } else { half as u8 };
                     }
                 });
-                probes.push(((r, c), (x0 + 3, y0 + 3)));
             }
         }
         let pixels = &mut self.pixels;
@@ -365,5 +373,29 @@ mod tests {
             .unwrap();
         assert!(err.to_string().contains("10 rows of 10"), "{err}");
         assert!(ConfusionRenderer::new(&[], (100, 100)).is_err());
+    }
+
+    #[test]
+    fn redrawing_only_changed_cells_gives_the_image_drawn_from_scratch() {
+        let names: Vec<String> = (0..4).map(|c| c.to_string()).collect();
+        let first = vec![
+            vec![9, 1, 0, 0],
+            vec![0, 8, 2, 0],
+            vec![1, 1, 7, 1],
+            vec![0, 0, 0, 10],
+        ];
+        // Two predictions moved: rows 0 and 2 change, rows 1 and 3 do not.
+        let mut second = first.clone();
+        (second[0][0], second[0][1]) = (10, 0);
+        (second[2][0], second[2][2]) = (0, 8);
+        let mut reused = ConfusionRenderer::new(&names, (300, 260)).unwrap();
+        reused.render(&first, "epoch 1").unwrap();
+        let again = reused.render(&second, "epoch 2").unwrap();
+        let fresh = ConfusionRenderer::new(&names, (300, 260))
+            .unwrap()
+            .render(&second, "epoch 2")
+            .unwrap();
+        let pixels = |png: &[u8]| image::load_from_memory(png).unwrap().to_rgb8().into_raw();
+        assert_eq!(pixels(&again.png), pixels(&fresh.png));
     }
 }

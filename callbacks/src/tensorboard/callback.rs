@@ -46,7 +46,7 @@ pub struct TensorBoard {
 struct Runs {
     session: RunWriter,
     train: AsyncRun,
-    validation: AsyncRun,
+    validation: RunWriter,
 }
 
 impl TensorBoard {
@@ -123,7 +123,7 @@ impl Callback for TensorBoard {
         self.runs = Some(Runs {
             session,
             train: AsyncRun::create(&dir.join("train")).map_err(io)?,
-            validation: AsyncRun::create(&dir.join("validation")).map_err(io)?,
+            validation: RunWriter::create(&dir.join("validation")).map_err(io)?,
         });
         self.global_batch = 0;
         Ok(())
@@ -142,7 +142,8 @@ impl Callback for TensorBoard {
                 .iter()
                 .map(|(k, v)| summary::scalar(&format!("batch_{k}"), *v))
                 .collect();
-            self.runs()?.train.write(step, move || values)?;
+            // Sent with the epoch's values.
+            self.runs()?.train.buffer(step, values);
         }
         Ok(Control::Continue)
     }
@@ -195,6 +196,8 @@ impl Callback for TensorBoard {
                 ));
             }
         }
+        // One job per epoch for the train run (with the epoch's batch metrics); the
+        // validation run's few scalars are written here, cheaper than a second job.
         runs.train.write(step, move || {
             for (name, shape, values) in &copies {
                 train.push(summary::histogram(name, values));
@@ -204,7 +207,8 @@ impl Callback for TensorBoard {
             }
             train
         })?;
-        runs.validation.write(step, move || validation)?;
+        runs.validation.write(step, validation)?;
+        runs.validation.flush()?;
         Ok(Control::Continue)
     }
 
@@ -214,7 +218,7 @@ impl Callback for TensorBoard {
             .write(0, vec![summary::session_end(true, knob_core::now_secs())])?;
         runs.session.flush()?;
         runs.train.finish()?;
-        runs.validation.finish()?;
+        runs.validation.flush()?;
         Ok(())
     }
 }

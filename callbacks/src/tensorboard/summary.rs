@@ -76,45 +76,69 @@ fn walk(limits: &[f64], guess: usize, x: f64) -> usize {
     i
 }
 
-/// The bucket of a finite `f32`: a table indexed by the top 14 bits (sign, exponent
-/// and 5 mantissa bits) gives a bucket within one step, since the values sharing
-/// those bits span at most 3%, less than a bucket's 10%.
-fn bucket_of_f32(limits: &[f64], x: f32) -> usize {
+/// The bucket of a finite `f32`. A table indexed by the top 14 bits (sign, exponent and
+/// 5 mantissa bits) holds the bucket of the smallest value sharing those bits; they
+/// span at most 3%, less than a bucket's 10%, so one comparison (no branch) finishes.
+fn bucket_of_f32(limits: &[f64], table: &[u16], x: f32) -> usize {
+    let i = table[(x.to_bits() >> 18) as usize] as usize;
+    // limits.last() is f64::MAX, which no f32 reaches: i + 1 stays in range.
+    i + (x as f64 >= limits[i]) as usize
+}
+
+/// The table [`bucket_of_f32`] reads.
+fn f32_bucket_table(limits: &[f64]) -> &'static [u16] {
     static TABLE: OnceLock<Vec<u16>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
+    TABLE.get_or_init(|| {
         (0u32..1 << 14)
             .map(|cell| {
-                let v = f32::from_bits(cell << 18);
+                // Positive cells are smallest at their low bits, negative ones at
+                // their high bits.
+                let low_bits = if cell >> 13 == 1 { (1 << 18) - 1 } else { 0 };
+                let v = f32::from_bits(cell << 18 | low_bits);
                 let v = if v.is_finite() { v as f64 } else { 0.0 };
                 bucket_of(limits, v) as u16
             })
             .collect()
-    });
-    walk(
-        limits,
-        table[(x.to_bits() >> 18) as usize] as usize,
-        x as f64,
-    )
+    })
 }
 
 /// A histogram of `values` in TensorFlow's default buckets (old-style HistogramProto):
 /// empty buckets at both ends dropped, inner runs of empty buckets merged into one.
+/// Non-finite values are left out.
 pub fn histogram(tag: &str, values: &[f32]) -> Value {
     let limits = default_limits();
+    let table = f32_bucket_table(limits);
     let mut counts = vec![0u32; limits.len()];
-    let (mut min, mut max, mut sum, mut sum_squares) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0.0);
-    let mut num = 0.0;
-    for &v in values.iter().filter(|v| v.is_finite()) {
-        counts[bucket_of_f32(limits, v)] += 1;
-        let x = v as f64;
-        (min, max) = (min.min(x), max.max(x));
-        sum += x;
-        sum_squares += x * x;
-        num += 1.0;
+    for &v in values {
+        if v.is_finite() {
+            counts[bucket_of_f32(limits, table, v)] += 1;
+        }
     }
+    // The moments in eight lanes, so the sums run in parallel; a non-finite value
+    // adds nothing.
+    let (mut mins, mut maxs) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
+    let (mut sums, mut squares, mut finite) = ([0f64; 8], [0f64; 8], 0usize);
+    let chunks = values.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks.chain(tail.chunks(1)) {
+        for (k, &v) in chunk.iter().enumerate() {
+            let ok = v.is_finite();
+            let x = if ok { v } else { 0.0 };
+            sums[k] += x as f64;
+            squares[k] += x as f64 * x as f64;
+            mins[k] = if ok && v < mins[k] { v } else { mins[k] };
+            maxs[k] = if ok && v > maxs[k] { v } else { maxs[k] };
+            finite += ok as usize;
+        }
+    }
+    let min = mins.into_iter().fold(f32::INFINITY, f32::min);
+    let max = maxs.into_iter().fold(f32::NEG_INFINITY, f32::max);
+    let (mut min, mut max) = (min as f64, max as f64);
+    let (sum, sum_squares) = (sums.iter().sum::<f64>(), squares.iter().sum::<f64>());
+    let num = finite as f64;
     let counts: Vec<f64> = counts.into_iter().map(f64::from).collect();
     let (mut bucket_limit, mut bucket) = (Vec::new(), Vec::new());
-    if num > 0.0 {
+    if finite > 0 {
         let first = counts
             .iter()
             .position(|&c| c > 0.0)
@@ -422,7 +446,11 @@ mod tests {
             let expected = limits
                 .partition_point(|&l| l <= v as f64)
                 .min(limits.len() - 1);
-            assert_eq!(bucket_of_f32(limits, v), expected, "x = {v:e}");
+            assert_eq!(
+                bucket_of_f32(limits, f32_bucket_table(limits), v),
+                expected,
+                "x = {v:e}"
+            );
         }
     }
 
