@@ -13,10 +13,14 @@ use crate::functions::TestFunction;
 pub const SAMPLERS: &[&str] = &["grid", "random", "sobol", "zoom", "gp", "tpe", "tpe-uni"];
 
 /// The sampler called `name`, set up for `budget` trials in `dims` dimensions.
-/// Besides [`SAMPLERS`], `gp-startupN` is the GP after an `N`-point design.
+/// Besides [`SAMPLERS`], `gp-startupN` is the GP after an `N`-point design and
+/// `tpe-candidatesN` the TPE drawing `N` candidates per suggestion.
 pub fn sampler_by_name(name: &str, budget: usize, dims: usize) -> Option<Box<dyn Sampler>> {
     if let Some(n) = name.strip_prefix("gp-startup") {
         return Some(Box::new(GpSampler::new().startup(n.parse().ok()?)));
+    }
+    if let Some(n) = name.strip_prefix("tpe-candidates") {
+        return Some(Box::new(TpeSampler::new().candidates(n.parse().ok()?)));
     }
     Some(match name {
         "grid" => {

@@ -76,7 +76,7 @@ fn main() {
                 samplers = value().split(',').map(str::to_owned).collect();
                 if let Some(bad) = samplers.iter().find(|s| sampler_by_name(s, 1, 1).is_none()) {
                     fail(&format!(
-                        "unknown sampler {bad}; known: {}, gp-startupN",
+                        "unknown sampler {bad}; known: {}, gp-startupN, tpe-candidatesN",
                         SAMPLERS.join(", ")
                     ));
                 }
