@@ -13,7 +13,7 @@ use std::process::Command;
 
 use knob_callbacks::tensorboard::{summary, RunWriter};
 use knob_callbacks::{write_experiment, ConfusionMatrix, TensorBoard, UpdateFreq};
-use knob_core::{CallbackList, Direction, Scale, SearchSpace, Study};
+use knob_core::{CallbackList, Direction, Pbt, Scale, SearchSpace, Study, Workers};
 use knob_samplers::RandomSampler;
 use knob_trainers::{data, MlpTrainer};
 
@@ -65,11 +65,14 @@ fn python() -> PathBuf {
     python
 }
 
+/// Runs `tb_inspect.py` on `logdir` with `requires`; `--strict` also fails on its
+/// warnings (points RustBoard would drop, torn tails).
 fn inspect(logdir: &Path, requires: &[&str]) -> (bool, String) {
     let mut cmd = Command::new(python());
     cmd.arg(workspace().join("tools/tb_inspect.py"))
         .arg(logdir)
-        .arg("--compact");
+        .arg("--compact")
+        .arg("--strict");
     for r in requires {
         cmd.arg("--require").arg(r);
     }
@@ -148,4 +151,36 @@ fn a_study_logs_what_tensorboard_reads() {
         std::fs::rename(dir.path(), &keep).unwrap();
         std::mem::forget(dir);
     }
+}
+
+#[test]
+fn population_members_log_one_curve_and_one_session_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let logdir = dir.path().join("tb");
+    let (train, valid) = data::prepare(data::digits(), 0.2, 0);
+    let space = SearchSpace::builder()
+        .float("lr", 1e-3, 1e-1, Scale::Log)
+        .build()
+        .unwrap();
+    // Three generations of two epochs: each member's run gets a file per generation.
+    Pbt::new(space)
+        .direction(Direction::Maximize)
+        .population(2)
+        .epochs(6)
+        .interval(2)
+        .run_with_callbacks(
+            &Workers::cpu(2),
+            |_| MlpTrainer::new(train.clone(), valid.clone()),
+            |_| CallbackList::new().with(TensorBoard::new(&logdir)),
+        )
+        .unwrap();
+    let (ok, report) = inspect(
+        &logdir,
+        &[
+            "scalar:epoch_loss@trial_0000/train==6",
+            "scalar:epoch_accuracy@trial_0001/validation==6",
+            "hparams==2",
+        ],
+    );
+    assert!(ok, "tb_inspect found problems:\n{report}");
 }

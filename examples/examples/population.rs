@@ -5,13 +5,16 @@
 //! generation by generation.
 //!
 //! The population is saved to `runs/population/` after every generation: stop the
-//! program (Ctrl-C) and run it again, and it resumes where it stopped.
+//! program (Ctrl-C) and run it again, and it resumes where it stopped. TensorBoard
+//! logs go to `runs/population/tb`, one run per member (`tensorboard --logdir
+//! runs/population/tb`): its curve jumps where it copied a better member.
 //!
 //! ```text
 //! cargo run --release --example population
 //! ```
 
-use knob_core::{BoxError, Direction, Params, Pbt, Scale, SearchSpace, Workers};
+use knob_callbacks::TensorBoard;
+use knob_core::{BoxError, CallbackList, Direction, Params, Pbt, Scale, SearchSpace, Workers};
 use knob_trainers::{data, MlpTrainer};
 
 fn main() -> Result<(), BoxError> {
@@ -30,11 +33,15 @@ fn main() -> Result<(), BoxError> {
         .interval(3)
         .seed(1)
         .directory("runs/population")
-        .run(&Workers::cpu(2), |_| {
-            Ok(MlpTrainer::new(train.clone(), valid.clone())?
-                .defaults(fixed.clone())
-                .seed(1))
-        })?;
+        .run_with_callbacks(
+            &Workers::cpu(2),
+            |_| {
+                Ok(MlpTrainer::new(train.clone(), valid.clone())?
+                    .defaults(fixed.clone())
+                    .seed(1))
+            },
+            |_| CallbackList::new().with(TensorBoard::new("runs/population/tb")),
+        )?;
 
     let best = population.best().ok_or("no member finished")?;
     println!(

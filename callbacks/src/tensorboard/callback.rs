@@ -44,9 +44,31 @@ pub struct TensorBoard {
 }
 
 struct Runs {
+    trial: TrialInfo,
     session: RunWriter,
+    /// The step the HParams session started at, once it has.
+    session_step: Option<i64>,
+    /// The last epoch logged.
+    last_step: Option<i64>,
     train: AsyncRun,
     validation: RunWriter,
+}
+
+impl Runs {
+    /// Writes the HParams session's start at `step` (the first epoch trained) unless
+    /// it is written already. A training resumed at epoch 30 (a PBT member's next
+    /// generation) starts a new session at step 30, after the last one's steps.
+    fn start_session(&mut self, step: i64, space: Option<&SearchSpace>) -> Result<(), BoxError> {
+        if self.session_step.is_some() {
+            return Ok(());
+        }
+        let name = format!("trial_{:04}", self.trial.number);
+        let start = summary::session_start(&name, &self.trial.params, space, knob_core::now_secs());
+        self.session.write(step, vec![start])?;
+        self.session.flush()?;
+        self.session_step = Some(step);
+        Ok(())
+    }
 }
 
 impl TensorBoard {
@@ -96,9 +118,15 @@ impl TensorBoard {
     }
 
     fn runs(&mut self) -> Result<&mut Runs, BoxError> {
-        self.runs
+        Ok(self.runs_and_space()?.0)
+    }
+
+    fn runs_and_space(&mut self) -> Result<(&mut Runs, Option<&SearchSpace>), BoxError> {
+        let runs = self
+            .runs
             .as_mut()
-            .ok_or_else(|| "TensorBoard: on_train_begin was not called".into())
+            .ok_or("TensorBoard: on_train_begin was not called")?;
+        Ok((runs, self.space.as_ref()))
     }
 }
 
@@ -107,26 +135,21 @@ impl Callback for TensorBoard {
         let name = format!("trial_{:04}", trial.number);
         let dir = self.log_dir.join(&name);
         let io = |e: std::io::Error| format!("TensorBoard: {}: {e}", dir.display());
-        let mut session = RunWriter::create(&dir).map_err(io)?;
-        session
-            .write(
-                0,
-                vec![summary::session_start(
-                    &name,
-                    &trial.params,
-                    self.space.as_ref(),
-                    knob_core::now_secs(),
-                )],
-            )
-            .map_err(io)?;
-        session.flush().map_err(io)?;
         self.runs = Some(Runs {
-            session,
+            session: RunWriter::create(&dir).map_err(io)?,
+            session_step: None,
+            last_step: None,
             train: AsyncRun::create(&dir.join("train")).map_err(io)?,
             validation: RunWriter::create(&dir.join("validation")).map_err(io)?,
+            trial: trial.clone(),
         });
         self.global_batch = 0;
         Ok(())
+    }
+
+    fn on_epoch_begin(&mut self, epoch: usize, _view: &EpochView<'_>) -> Result<(), BoxError> {
+        let (runs, space) = self.runs_and_space()?;
+        runs.start_session(epoch as i64, space)
     }
 
     fn on_batch_end(&mut self, _batch: usize, logs: &Logs) -> Result<Control, BoxError> {
@@ -156,8 +179,11 @@ impl Callback for TensorBoard {
     ) -> Result<Control, BoxError> {
         let (histograms, images, inputs) =
             (self.histogram_freq, self.write_images, self.log_inputs);
-        let runs = self.runs()?;
+        let (runs, space) = self.runs_and_space()?;
         let step = epoch as i64;
+        // For trainers that do not call on_epoch_begin.
+        runs.start_session(step, space)?;
+        runs.last_step = Some(step);
         let (mut train, mut validation) = (Vec::new(), Vec::new());
         for (key, &v) in logs {
             match key.strip_prefix("val_") {
@@ -213,9 +239,14 @@ impl Callback for TensorBoard {
     }
 
     fn on_train_end(&mut self, _logs: &Logs) -> Result<(), BoxError> {
-        let runs = self.runs()?;
-        runs.session
-            .write(0, vec![summary::session_end(true, knob_core::now_secs())])?;
+        let (runs, space) = self.runs_and_space()?;
+        // A training that ran no epoch still gets its session, at step 0.
+        runs.start_session(0, space)?;
+        let step = runs.last_step.or(runs.session_step).unwrap_or(0);
+        runs.session.write(
+            step,
+            vec![summary::session_end(true, knob_core::now_secs())],
+        )?;
         runs.session.flush()?;
         runs.train.finish()?;
         runs.validation.flush()?;

@@ -50,13 +50,16 @@ pub struct EventWriter {
 
 impl EventWriter {
     /// Starts a new event file in `dir` (created if needed), named
-    /// `events.out.tfevents.<secs>.<host>.<pid>.<n>`, with its version record.
+    /// `events.out.tfevents.<secs>.<host>.<pid>.<n>`, with its version record. `n`
+    /// counts the files this process opened, zero-padded like the seconds: readers take
+    /// a run's files in name order, which must be the order they were written (a PBT
+    /// member opens a file per generation, several in one second).
     pub fn create(dir: &Path) -> std::io::Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         std::fs::create_dir_all(dir)?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!(
-            "events.out.tfevents.{:010}.{}.{}.{n}",
+            "events.out.tfevents.{:010}.{}.{}.{n:08}",
             now_secs() as u64,
             hostname(),
             std::process::id()
@@ -182,6 +185,18 @@ mod tests {
         };
         let golden = hex("1a 00 00 00 00 00 00 00 12 9b d8 2d 09 00 00 20 40 fc 54 d9 41 10 03 2a 0d 0a 0b 0a 04 6c 6f 73 73 15 00 00 80 3e bc f2 9b 54");
         assert_eq!(frame(&scalar.encode_to_vec()), golden);
+    }
+
+    #[test]
+    fn files_of_one_run_sort_by_name_in_the_order_they_were_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        // Past 9 and 99, where an unpadded counter sorts out of order.
+        let opened: Vec<PathBuf> = (0..120)
+            .map(|_| EventWriter::create(dir.path()).unwrap().path().to_owned())
+            .collect();
+        let mut by_name = opened.clone();
+        by_name.sort();
+        assert_eq!(by_name, opened);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use rand::Rng;
 
+use crate::callback::{CallbackList, TrialInfo};
 use crate::error::{BoxError, Error, Result};
 use crate::params::Params;
 use crate::sampler::trial_rng;
@@ -343,6 +344,27 @@ impl Pbt {
         T: Resumable,
         F: Fn(Worker) -> Result<T, BoxError> + Sync,
     {
+        self.run_with_callbacks(workers, make_trainer, |_| CallbackList::new())
+    }
+
+    /// [`Pbt::run`], with callbacks watching each member's training: `make_callbacks`
+    /// builds a list for every span (the member's id is the trial number, the
+    /// span's hyperparameters its params). Epochs are numbered from the start of the
+    /// member's life, so a TensorBoard callback draws one curve per member across
+    /// generations, which jumps where the member copied a better one. Batches are
+    /// counted from each span's start, so batch-level metrics of one member overlap
+    /// across generations: log per epoch here.
+    pub fn run_with_callbacks<T, F, C>(
+        &self,
+        workers: &Workers,
+        make_trainer: F,
+        make_callbacks: C,
+    ) -> Result<Population>
+    where
+        T: Resumable,
+        F: Fn(Worker) -> Result<T, BoxError> + Sync,
+        C: Fn(&TrialInfo) -> CallbackList + Sync,
+    {
         self.check()?;
         if workers.is_empty() {
             return Err(Error::Config("PBT needs at least one worker".into()));
@@ -355,8 +377,13 @@ impl Pbt {
         for generation in first..self.generations() {
             let epochs =
                 generation * self.interval..((generation + 1) * self.interval).min(self.epochs);
-            let results =
-                self.train_generation(&members, epochs.clone(), workers, &make_trainer)?;
+            let results = self.train_generation(
+                &members,
+                epochs.clone(),
+                workers,
+                &make_trainer,
+                &make_callbacks,
+            )?;
             if results.iter().all(|r| r.is_err()) {
                 let why = results
                     .into_iter()
@@ -431,16 +458,18 @@ impl Pbt {
     }
 
     /// Trains every member for `epochs`; one result per member, an error as its message.
-    fn train_generation<T, F>(
+    fn train_generation<T, F, C>(
         &self,
         members: &[Member],
         epochs: Range<usize>,
         workers: &Workers,
         make_trainer: &F,
+        make_callbacks: &C,
     ) -> Result<Vec<std::result::Result<Span, String>>>
     where
         T: Resumable,
         F: Fn(Worker) -> Result<T, BoxError> + Sync,
+        C: Fn(&TrialInfo) -> CallbackList + Sync,
     {
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<std::result::Result<Span, String>>>> =
@@ -470,8 +499,9 @@ impl Pbt {
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(member) = members.get(i) else { break };
-                        let mut ctx =
-                            TrialContext::numbered(member.id as u64, member.params.clone());
+                        let ctx = TrialContext::numbered(member.id as u64, member.params.clone());
+                        let callbacks = make_callbacks(ctx.info());
+                        let mut ctx = ctx.with_callbacks(callbacks);
                         let outcome = catch_unwind(AssertUnwindSafe(|| {
                             trainer.train_span(
                                 &member.params,

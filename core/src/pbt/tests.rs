@@ -1,10 +1,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
+use crate::callback::Callback;
 use crate::space::Scale;
 
 /// A model that is one number: each epoch it moves toward 1 by `lr` times the gap and
-/// is knocked back by `lr²`, so large rates are good early and small ones late.
+/// is knocked back by `lr²`, so large rates are good early and small ones late. It
+/// calls the context's callbacks as a real trainer does, with the number as `score`.
 struct Walker;
 
 impl Resumable for Walker {
@@ -13,15 +15,22 @@ impl Resumable for Walker {
         p: &Params,
         from: Option<&Checkpoint>,
         epochs: Range<usize>,
-        _: &mut TrialContext<'_>,
+        ctx: &mut TrialContext<'_>,
     ) -> Result<Span, BoxError> {
         let mut x = from.map_or(0.0, |c| {
             f64::from_le_bytes(c.as_bytes().try_into().expect("8 bytes"))
         });
         let lr = p.float("lr")?;
-        for _ in epochs {
+        let info = ctx.info().clone();
+        ctx.callbacks.on_train_begin(&info)?;
+        let mut logs = crate::callback::Logs::new();
+        for epoch in epochs {
             x += lr * (1.0 - x) - lr * lr;
+            logs = crate::callback::Logs::from([("score".to_owned(), x)]);
+            let view = crate::callback::EpochView::new(&info);
+            ctx.callbacks.on_epoch_end(epoch, &logs, &view)?;
         }
+        ctx.callbacks.on_train_end(&logs)?;
         Ok(Span {
             score: x,
             checkpoint: Checkpoint::new(x.to_le_bytes().to_vec()),
@@ -239,4 +248,44 @@ fn invalid_settings_are_refused_by_name() {
     assert!(err(pbt().interval(0)).contains("interval"));
     assert!(err(pbt().quantile(0.7)).contains("quantile"));
     assert!(err(pbt().resample(2.0)).contains("resample"));
+}
+
+#[test]
+fn callbacks_watch_every_member_across_generations() {
+    use crate::callback::Control;
+    use crate::callback::LambdaCallback;
+    // (member, epoch, lr, score) for every epoch trained.
+    let seen = Arc::new(Mutex::new(Vec::<(u64, usize, f64, f64)>::new()));
+    let sink = seen.clone();
+    let population = pbt()
+        .run_with_callbacks(
+            &Workers::cpu(2),
+            |_| Ok(Walker),
+            move |info| {
+                let (member, lr) = (info.number, info.params.float("lr").unwrap());
+                let sink = sink.clone();
+                CallbackList::new().with(LambdaCallback::new().epoch_end(move |epoch, logs, _| {
+                    sink.lock()
+                        .unwrap()
+                        .push((member, epoch, lr, logs["score"]));
+                    Ok(Control::Continue)
+                }))
+            },
+        )
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    for m in &population.members {
+        let mine: Vec<_> = seen.iter().filter(|s| s.0 == m.id as u64).collect();
+        let mut epochs: Vec<usize> = mine.iter().map(|s| s.1).collect();
+        epochs.sort_unstable();
+        assert_eq!(epochs, (0..12).collect::<Vec<_>>(), "member {}", m.id);
+        for step in &m.history {
+            let last = mine
+                .iter()
+                .find(|s| s.1 == step.epochs.end - 1)
+                .expect("the span's last epoch");
+            assert_eq!(last.2, step.params.float("lr").unwrap());
+            assert_eq!(Some(last.3), step.score);
+        }
+    }
 }
