@@ -251,3 +251,40 @@ fn random_search_beats_a_grid_when_few_parameters_matter() {
     let random = median_regret("random", "lowdim10", 5, 50);
     assert!(random * 5.0 < grid, "random {random} vs grid {grid}");
 }
+
+#[test]
+fn a_few_distinct_points_tried_many_times_do_not_break_the_models() {
+    // Six distinct configurations, thirty trials: the models see each point several
+    // times, with the same loss (deterministic) or with noise.
+    let space = SearchSpace::builder()
+        .int("layers", 1, 3, Scale::Linear)
+        .categorical("act", ["relu", "tanh"])
+        .build()
+        .unwrap();
+    for noisy in [false, true] {
+        for name in ["random", "gp", "tpe"] {
+            let study = Study::builder(space.clone())
+                .sampler(sampler(name))
+                .seed(9)
+                .build()
+                .unwrap();
+            for k in 0..30 {
+                let t = study.ask().unwrap().expect("points left");
+                let layers = t.params.int("layers").unwrap() as f64;
+                let noise = if noisy {
+                    ((k * 37 % 11) as f64 - 5.0) * 0.01
+                } else {
+                    0.0
+                };
+                let loss = (layers - 2.0).powi(2) + noise;
+                study.tell(t.number, Outcome::Complete(loss)).unwrap();
+            }
+            let best = study.best_trial().unwrap().expect("a best trial");
+            assert_eq!(
+                best.params.int("layers").unwrap(),
+                2,
+                "{name}, noisy: {noisy}"
+            );
+        }
+    }
+}
