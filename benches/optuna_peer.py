@@ -1,0 +1,144 @@
+"""Optuna's samplers on sampler-bench's test functions, one JSON line per run in
+sampler-bench's format, so `sampler-bench --summary` puts them beside knob's.
+
+Usage: python optuna_peer.py [--samplers tpe,gp] [--functions branin,...]
+                             [--seeds 10] [--budget 50]
+
+Needs `pip install optuna` (scipy and torch too for the GP). The functions, domains and
+known minima are those of benches/src/functions.rs; logscale_lr's beta is searched as
+1 - beta on a log scale, as knob's LogOneMinus scale does.
+"""
+import argparse
+import json
+import math
+import time
+
+import optuna
+
+
+def branin(x):
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x[1] - b * x[0] ** 2 + c * x[0] - 6) ** 2 + 10 * (1 - t) * math.cos(x[0]) + 10
+
+
+HARTMANN_ALPHA = [1.0, 1.2, 3.0, 3.2]
+HARTMANN_A = [
+    [10, 3, 17, 3.5, 1.7, 8],
+    [0.05, 10, 17, 0.1, 8, 14],
+    [3, 3.5, 1.7, 10, 17, 8],
+    [17, 8, 0.05, 10, 0.1, 14],
+]
+HARTMANN_P = [
+    [1312, 1696, 5569, 124, 8283, 5886],
+    [2329, 4135, 8307, 3736, 1004, 9991],
+    [2348, 1451, 3522, 2883, 3047, 6650],
+    [4047, 8828, 8732, 5743, 1091, 381],
+]
+
+
+def hartmann6(x):
+    total = 0.0
+    for alpha, a, p in zip(HARTMANN_ALPHA, HARTMANN_A, HARTMANN_P):
+        inner = sum(a[j] * (x[j] - 1e-4 * p[j]) ** 2 for j in range(6))
+        total += alpha * math.exp(-inner)
+    return -total
+
+
+def rosenbrock(x):
+    return sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(len(x) - 1))
+
+
+def ackley(x):
+    n = len(x)
+    squares = sum(v * v for v in x) / n
+    cosines = sum(math.cos(2 * math.pi * v) for v in x) / n
+    return -20 * math.exp(-0.2 * math.sqrt(squares)) - math.exp(cosines) + 20 + math.e
+
+
+def lowdim10(x):
+    return 10 * (x[0] - 0.3) ** 2 + 10 * (x[1] - 0.7) ** 2 + 0.01 * sum((v - 0.5) ** 2 for v in x[2:])
+
+
+def logscale_lr(x):
+    lr, one_minus_beta = x
+    return (math.log10(lr) + 2.5) ** 2 + (math.log10(one_minus_beta) + 2.2) ** 2
+
+
+def box(bounds):
+    def suggest(trial):
+        return [trial.suggest_float(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(bounds)]
+
+    return suggest
+
+
+def logscale_space(trial):
+    return [
+        trial.suggest_float("lr", 1e-5, 1.0, log=True),
+        trial.suggest_float("one_minus_beta", 1e-3, 0.1, log=True),
+    ]
+
+
+FUNCTIONS = {
+    "branin": (branin, box([(-5, 10), (0, 15)])),
+    "hartmann6": (hartmann6, box([(0, 1)] * 6)),
+    "rosenbrock4": (rosenbrock, box([(-5, 10)] * 4)),
+    "ackley5": (ackley, box([(-32.768, 32.768)] * 5)),
+    "lowdim10": (lowdim10, box([(0, 1)] * 10)),
+    "logscale_lr": (logscale_lr, logscale_space),
+}
+
+
+def make_sampler(name, seed):
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise SystemExit(f"unknown sampler {name}; known: tpe, gp, random")
+
+
+def run(function, sampler_name, seed, budget):
+    objective, space = FUNCTIONS[function]
+    study = optuna.create_study(sampler=make_sampler(sampler_name, seed))
+    best, best_so_far, in_sampler, last = math.inf, [], 0.0, 0.0
+    for _ in range(budget):
+        # ask() is where the sampler works (its suggest calls happen inside).
+        start = time.perf_counter()
+        trial = study.ask()
+        x = space(trial)
+        last = time.perf_counter() - start
+        in_sampler += last
+        value = objective(x)
+        study.tell(trial, value)
+        best = min(best, value)
+        best_so_far.append(best)
+    return {
+        "function": function,
+        "sampler": f"optuna-{sampler_name}",
+        "seed": seed,
+        "budget": budget,
+        "best_so_far": best_so_far,
+        "sampler_seconds": in_sampler,
+        "latency_last_ms": last * 1e3,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samplers", default="tpe")
+    parser.add_argument("--functions", default=",".join(FUNCTIONS))
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budget", type=int, default=50)
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for function in args.functions.split(","):
+        if function not in FUNCTIONS:
+            raise SystemExit(f"unknown function {function}; known: {', '.join(FUNCTIONS)}")
+        for sampler_name in args.samplers.split(","):
+            for seed in range(args.seeds):
+                print(json.dumps(run(function, sampler_name, seed, args.budget)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
