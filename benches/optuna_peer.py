@@ -1,10 +1,10 @@
 """Optuna's samplers on sampler-bench's test functions, one JSON line per run in
 sampler-bench's format, so `sampler-bench --summary` puts them beside knob's.
 
-Usage: python optuna_peer.py [--samplers tpe,gp] [--functions branin,...]
+Usage: python optuna_peer.py [--samplers tpe,random] [--functions branin,...]
                              [--seeds 10] [--budget 50]
 
-Needs `pip install optuna` (scipy and torch too for the GP). The functions, domains and
+Needs `pip install optuna`. The functions, domains and
 known minima are those of benches/src/functions.rs; logscale_lr's beta is searched as
 1 - beta on a log scale, as knob's LogOneMinus scale does.
 """
@@ -91,11 +91,9 @@ FUNCTIONS = {
 def make_sampler(name, seed):
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    raise SystemExit(f"unknown sampler {name}; known: tpe, gp, random")
+    raise SystemExit(f"unknown sampler {name}; known: tpe, random")
 
 
 def run(function, sampler_name, seed, budget):
