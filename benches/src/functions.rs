@@ -30,14 +30,23 @@ impl TestFunction {
         (self.objective)(&x)
     }
 
-    /// Every function, in a fixed order.
+    /// The six functions of the samplers issue, in a fixed order: the default set.
     pub fn all() -> &'static [TestFunction] {
         &FUNCTIONS
     }
 
-    /// The function called `name`.
+    /// Other standard functions, to check that results carry over beyond the six.
+    pub fn more() -> &'static [TestFunction] {
+        &MORE
+    }
+
+    /// The function called `name`, in either set.
     pub fn by_name(name: &str) -> Option<TestFunction> {
-        FUNCTIONS.iter().copied().find(|f| f.name == name)
+        FUNCTIONS
+            .iter()
+            .chain(&MORE)
+            .copied()
+            .find(|f| f.name == name)
     }
 }
 
@@ -103,6 +112,100 @@ fn lowdim10(x: &[f64]) -> f64 {
 fn logscale_lr(x: &[f64]) -> f64 {
     (x[0].log10() + 2.5).powi(2) + ((1.0 - x[1]).log10() + 2.2).powi(2)
 }
+
+fn goldstein_price(x: &[f64]) -> f64 {
+    let (a, b) = (x[0], x[1]);
+    let first = 1.0
+        + (a + b + 1.0).powi(2)
+            * (19.0 - 14.0 * a + 3.0 * a * a - 14.0 * b + 6.0 * a * b + 3.0 * b * b);
+    let second = 30.0
+        + (2.0 * a - 3.0 * b).powi(2)
+            * (18.0 - 32.0 * a + 12.0 * a * a + 48.0 * b - 36.0 * a * b + 27.0 * b * b);
+    first * second
+}
+
+fn six_hump_camel(x: &[f64]) -> f64 {
+    let (a, b) = (x[0], x[1]);
+    (4.0 - 2.1 * a * a + a.powi(4) / 3.0) * a * a + a * b + (-4.0 + 4.0 * b * b) * b * b
+}
+
+fn hartmann3(x: &[f64]) -> f64 {
+    const ALPHA: [f64; 4] = [1.0, 1.2, 3.0, 3.2];
+    const A: [[f64; 3]; 4] = [
+        [3.0, 10.0, 30.0],
+        [0.1, 10.0, 35.0],
+        [3.0, 10.0, 30.0],
+        [0.1, 10.0, 35.0],
+    ];
+    const P: [[f64; 3]; 4] = [
+        [3689.0, 1170.0, 2673.0],
+        [4699.0, 4387.0, 7470.0],
+        [1091.0, 8732.0, 5547.0],
+        [381.0, 5743.0, 8828.0],
+    ];
+    -(0..4)
+        .map(|i| {
+            let inner: f64 = (0..3)
+                .map(|j| A[i][j] * (x[j] - 1e-4 * P[i][j]).powi(2))
+                .sum();
+            ALPHA[i] * (-inner).exp()
+        })
+        .sum::<f64>()
+}
+
+fn styblinski_tang(x: &[f64]) -> f64 {
+    0.5 * x
+        .iter()
+        .map(|v| v.powi(4) - 16.0 * v * v + 5.0 * v)
+        .sum::<f64>()
+}
+
+fn levy(x: &[f64]) -> f64 {
+    let w: Vec<f64> = x.iter().map(|v| 1.0 + (v - 1.0) / 4.0).collect();
+    let d = w.len();
+    let sin2 = |v: f64| v.sin().powi(2);
+    sin2(PI * w[0])
+        + w[..d - 1]
+            .iter()
+            .map(|wi| (wi - 1.0).powi(2) * (1.0 + 10.0 * sin2(PI * wi + 1.0)))
+            .sum::<f64>()
+        + (w[d - 1] - 1.0).powi(2) * (1.0 + sin2(2.0 * PI * w[d - 1]))
+}
+
+/// Other standard functions, outside the samplers issue's set, for checking that
+/// results carry over (`sampler-bench --functions goldstein_price,...`).
+static MORE: [TestFunction; 5] = [
+    TestFunction {
+        name: "goldstein_price",
+        minimum: 3.0,
+        space: || boxed(&[(-2.0, 2.0); 2]),
+        objective: goldstein_price,
+    },
+    TestFunction {
+        name: "six_hump_camel",
+        minimum: -1.031_628_453_489_877,
+        space: || boxed(&[(-3.0, 3.0), (-2.0, 2.0)]),
+        objective: six_hump_camel,
+    },
+    TestFunction {
+        name: "hartmann3",
+        minimum: -3.862_782_147_820_756,
+        space: || boxed(&[(0.0, 1.0); 3]),
+        objective: hartmann3,
+    },
+    TestFunction {
+        name: "styblinski_tang5",
+        minimum: -39.166_165_703_771_42 * 5.0,
+        space: || boxed(&[(-5.0, 5.0); 5]),
+        objective: styblinski_tang,
+    },
+    TestFunction {
+        name: "levy6",
+        minimum: 0.0,
+        space: || boxed(&[(-10.0, 10.0); 6]),
+        objective: levy,
+    },
+];
 
 static FUNCTIONS: [TestFunction; 6] = [
     TestFunction {
@@ -171,5 +274,36 @@ mod tests {
         (l[0], l[1]) = (0.3, 0.7);
         assert_eq!(at("lowdim10", &l), 0.0);
         assert!(at("logscale_lr", &[10f64.powf(-2.5), 1.0 - 10f64.powf(-2.2)]) < 1e-20);
+        let min = |f: &str| TestFunction::by_name(f).unwrap().minimum;
+        assert!((at("goldstein_price", &[0.0, -1.0]) - 3.0).abs() < 1e-12);
+        for x in [[0.0898, -0.7126], [-0.0898, 0.7126]] {
+            assert!((at("six_hump_camel", &x) - min("six_hump_camel")).abs() < 1e-6);
+        }
+        let h3 = [0.114614, 0.555649, 0.852547];
+        assert!((at("hartmann3", &h3) - min("hartmann3")).abs() < 1e-5);
+        assert!((at("styblinski_tang5", &[-2.903534; 5]) - min("styblinski_tang5")).abs() < 1e-6);
+        assert!(at("levy6", &[1.0; 6]).abs() < 1e-12);
+        // Each minimum is a minimum: no nearby point does better.
+        for f in TestFunction::more() {
+            let dims = f.space().len();
+            let x: Vec<f64> = match f.name {
+                "goldstein_price" => vec![0.0, -1.0],
+                "six_hump_camel" => vec![0.0898, -0.7126],
+                "hartmann3" => h3.to_vec(),
+                "styblinski_tang5" => vec![-2.903534; 5],
+                _ => vec![1.0; dims],
+            };
+            for d in 0..dims {
+                for step in [-1e-3, 1e-3] {
+                    let mut y = x.clone();
+                    y[d] += step;
+                    assert!(
+                        (f.objective)(&y) > f.minimum - 1e-9,
+                        "{} moved on {d}",
+                        f.name
+                    );
+                }
+            }
+        }
     }
 }
