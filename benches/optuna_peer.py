@@ -36,12 +36,16 @@ HARTMANN_P = [
 ]
 
 
+def hartmann(x, widths, centres):
+    wells = zip(HARTMANN_ALPHA, widths, centres)
+    return -sum(
+        alpha * math.exp(-sum(a * (v - 1e-4 * p) ** 2 for v, a, p in zip(x, aa, pp)))
+        for alpha, aa, pp in wells
+    )
+
+
 def hartmann6(x):
-    total = 0.0
-    for alpha, a, p in zip(HARTMANN_ALPHA, HARTMANN_A, HARTMANN_P):
-        inner = sum(a[j] * (x[j] - 1e-4 * p[j]) ** 2 for j in range(6))
-        total += alpha * math.exp(-inner)
-    return -total
+    return hartmann(x, HARTMANN_A, HARTMANN_P)
 
 
 def rosenbrock(x):
@@ -81,10 +85,7 @@ HARTMANN3_P = [[3689, 1170, 2673], [4699, 4387, 7470], [1091, 8732, 5547], [381,
 
 
 def hartmann3(x):
-    total = 0.0
-    for alpha, a, p in zip(HARTMANN_ALPHA, HARTMANN3_A, HARTMANN3_P):
-        total += alpha * math.exp(-sum(a[j] * (x[j] - 1e-4 * p[j]) ** 2 for j in range(3)))
-    return -total
+    return hartmann(x, HARTMANN3_A, HARTMANN3_P)
 
 
 def styblinski_tang(x):

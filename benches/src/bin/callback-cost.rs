@@ -1,10 +1,9 @@
 //! What the logging callbacks cost per epoch on the digits MLP, piece by piece, on one
 //! thread: the confusion-matrix image (a new trial's first, whose frame comes from the
 //! process's cache after the first trial, and the next ones, which redraw only the
-//! title and the cells whose counts changed, three predictions moving per epoch), what encoding its pixels as RGB would
-//! cost alone, and the weight
-//! histograms of the digits MLP. One JSON line per piece, in milliseconds (median of
-//! repeats).
+//! title and the cells whose counts changed, three predictions moving per epoch), what
+//! encoding its pixels as RGB would cost alone, and the weight histograms of the digits
+//! MLP. One JSON line per piece, in milliseconds (median of repeats).
 //!
 //! ```text
 //! cargo run --release -p knob-benches --bin callback-cost
@@ -50,18 +49,17 @@ fn main() {
     });
     // Epoch after epoch, a few predictions move within their rows (a row's total is
     // its class's count in the validation set): here three per epoch.
-    let epochs: Vec<Vec<Vec<u64>>> = std::iter::successors(Some(matrix.clone()), |m| {
-        let mut m = m.clone();
+    let mut epochs = vec![matrix.clone()];
+    for e in 1..=30 {
+        let mut m = epochs[e - 1].clone();
         for j in 0..3 {
-            let r = (m[0][1] as usize * 3 + j * 7) % k;
+            let r = (e * 3 + j * 7) % k;
             let from = (0..k).max_by_key(|&c| m[r][c]).expect("a column");
             m[r][from] -= 1;
             m[r][(from + 1 + j) % k] += 1;
         }
-        Some(m)
-    })
-    .take(31)
-    .collect();
+        epochs.push(m);
+    }
     let mut renderer = plot::ConfusionRenderer::new(&names, size).expect("a frame");
     renderer
         .render(&epochs[0], "trial 3 · epoch 0")

@@ -131,9 +131,8 @@ pub fn histogram(tag: &str, values: &[f32]) -> Value {
             finite += ok as usize;
         }
     }
-    let min = mins.into_iter().fold(f32::INFINITY, f32::min);
-    let max = maxs.into_iter().fold(f32::NEG_INFINITY, f32::max);
-    let (mut min, mut max) = (min as f64, max as f64);
+    let mut min = mins.into_iter().fold(f32::INFINITY, f32::min) as f64;
+    let mut max = maxs.into_iter().fold(f32::NEG_INFINITY, f32::max) as f64;
     let (sum, sum_squares) = (sums.iter().sum::<f64>(), squares.iter().sum::<f64>());
     let num = finite as f64;
     let counts: Vec<f64> = counts.into_iter().map(f64::from).collect();

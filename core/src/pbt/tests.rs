@@ -1,7 +1,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::callback::Callback;
+use crate::callback::{Callback, EpochView, Logs};
 use crate::space::Scale;
 
 /// A model that is one number: each epoch it moves toward 1 by `lr` times the gap and
@@ -23,11 +23,11 @@ impl Resumable for Walker {
         let lr = p.float("lr")?;
         let info = ctx.info().clone();
         ctx.callbacks.on_train_begin(&info)?;
-        let mut logs = crate::callback::Logs::new();
+        let mut logs = Logs::new();
         for epoch in epochs {
             x += lr * (1.0 - x) - lr * lr;
-            logs = crate::callback::Logs::from([("score".to_owned(), x)]);
-            let view = crate::callback::EpochView::new(&info);
+            logs = Logs::from([("score".to_owned(), x)]);
+            let view = EpochView::new(&info);
             ctx.callbacks.on_epoch_end(epoch, &logs, &view)?;
         }
         ctx.callbacks.on_train_end(&logs)?;
@@ -252,8 +252,7 @@ fn invalid_settings_are_refused_by_name() {
 
 #[test]
 fn callbacks_watch_every_member_across_generations() {
-    use crate::callback::Control;
-    use crate::callback::LambdaCallback;
+    use crate::callback::{Control, LambdaCallback};
     // (member, epoch, lr, score) for every epoch trained.
     let seen = Arc::new(Mutex::new(Vec::<(u64, usize, f64, f64)>::new()));
     let sink = seen.clone();
