@@ -162,12 +162,6 @@ const LOG_LS: (f64, f64) = (-4.605_170_185_988_091, 4.605_170_185_988_091);
 const LOG_SCALE: (f64, f64) = (-4.605_170_185_988_091, 4.605_170_185_988_091);
 const LOG_NOISE: (f64, f64) = (-18.420_680_743_952_367, 0.0);
 
-/// Fits the hyperparameters to `x`, `y` (standardized) by maximizing the marginal
-/// likelihood plus log-priors, from a default start and `restarts` random ones.
-///
-/// The priors (as in Optuna's GP): Gamma(2, 0.5) on each inverse squared lengthscale,
-/// which keeps lengthscales near the unit range unless the data insist; Gamma(2, 1) on
-/// the signal variance; Gamma(1.1, 30) on the noise, which favours small noise.
 /// The negative log posterior of the hyperparameters, `θ = (log ℓ_1..D, log σ², log σ_n²)`.
 struct Likelihood {
     dims: usize,
@@ -273,6 +267,12 @@ fn lower_inverse(l: &DMatrix<f64>) -> DMatrix<f64> {
     inv
 }
 
+/// Fits the hyperparameters to `x`, `y` (standardized) by maximizing the marginal
+/// likelihood plus log-priors, from a default start and `restarts` random ones.
+///
+/// The priors (as in Optuna's GP): Gamma(2, 0.5) on each inverse squared lengthscale,
+/// which keeps lengthscales near the unit range unless the data insist; Gamma(2, 1) on
+/// the signal variance; Gamma(1.1, 30) on the noise, which favours small noise.
 pub(crate) fn fit(
     axes: &[Axis],
     x: &[Vec<f64>],
