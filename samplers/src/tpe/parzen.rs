@@ -207,12 +207,31 @@ impl Parzen {
     }
 
     /// Log-density of a whole point under the joint mixture.
+    #[cfg(test)]
     pub(crate) fn log_pdf(&self, x: &[f64]) -> f64 {
         let mut acc = self.log_weights.clone();
         for (d, &xd) in x.iter().enumerate() {
             self.accumulate(d, xd, &mut acc);
         }
         log_sum_exp(&acc)
+    }
+
+    /// Log-density of a whole point under the joint mixture, and the sum over its
+    /// coordinates of their log-densities under their own mixtures, from one pass over
+    /// the kernels.
+    pub(crate) fn log_pdf_with_marginals(&self, x: &[f64]) -> (f64, f64) {
+        let mut joint = self.log_weights.clone();
+        let mut axis = vec![0.0; joint.len()];
+        let mut marginals = 0.0;
+        for (d, &xd) in x.iter().enumerate() {
+            axis.copy_from_slice(&self.log_weights);
+            self.accumulate(d, xd, &mut axis);
+            marginals += log_sum_exp(&axis);
+            for ((j, a), w) in joint.iter_mut().zip(&axis).zip(&self.log_weights) {
+                *j += a - w;
+            }
+        }
+        (log_sum_exp(&joint), marginals)
     }
 
     /// Log-density of one coordinate under that coordinate's mixture.
@@ -356,6 +375,26 @@ mod tests {
         );
         // Six points are too few to judge a spread by.
         close(scott_width(&clustered[..6], dims), scott(6.0, 0.075));
+    }
+
+    #[test]
+    fn one_pass_gives_the_joint_and_the_marginal_densities() {
+        let points: Vec<&[f64]> = vec![&[0.1, 0.1, 0.1], &[0.9, 0.9, 0.1]];
+        let axes = [Axis::Numeric, Axis::Numeric, Axis::Categorical(3)];
+        let bw = Bandwidth {
+            multivariate: true,
+            prior_weight: 1.0,
+            priors: None,
+        };
+        let p = Parzen::new(&points, &[1.0; 2], &axes, &bw);
+        let x = [0.1, 0.9, 0.1];
+        let (joint, marginals) = p.log_pdf_with_marginals(&x);
+        assert!((joint - p.log_pdf(&x)).abs() < 1e-12);
+        let sum: f64 = (0..3).map(|d| p.log_pdf_axis(d, x[d])).sum();
+        assert!((marginals - sum).abs() < 1e-12);
+        // The point pairs the first trial's x0 with the second's x1: jointly it is
+        // near no trial, coordinate by coordinate it is typical.
+        assert!(marginals > joint + 2.0, "{marginals} vs {joint}");
     }
 
     #[test]
