@@ -18,6 +18,7 @@
 //! finished trials at the same step), [`AshaPruner`] (asynchronous successive
 //! halving) and [`HyperbandPruner`] (ASHA brackets from aggressive to none).
 
+mod fastmath;
 mod gp;
 mod grid;
 mod optim;

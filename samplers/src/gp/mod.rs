@@ -19,10 +19,12 @@ use model::{fit, Posterior};
 /// Bayesian optimization with a Gaussian process.
 ///
 /// The model: inputs are the unit cube (so log-scaled parameters are modelled in log
-/// space), losses are standardized, the kernel is Matérn-5/2 with one lengthscale per
-/// parameter (a categorical parameter counts as one-hot with a single lengthscale), and
-/// the lengthscales, signal variance and noise are fitted by maximizing the marginal
-/// likelihood with weak priors, by quasi-Newton descent from a default and a few
+/// space), losses are standardized and warped towards a Gaussian, the kernel is
+/// Matérn-5/2 with one lengthscale per parameter (a categorical parameter counts as
+/// one-hot with a single lengthscale) mixed with a sum of one-parameter Matérn kernels,
+/// which lets good values of different parameters seen in different trials combine,
+/// and the lengthscales, the mixing share, signal variance and noise are fitted by
+/// maximizing the marginal likelihood with weak priors, by quasi-Newton descent from a default and a few
 /// random starts. The next point maximizes an [`Acquisition`] function (log expected
 /// improvement by default): a scan of quasi-random points and points near the best
 /// trials, then quasi-Newton polishing of the best few. Integers and choices are

@@ -1,14 +1,27 @@
-//! The Gaussian process: a Matérn-5/2 kernel with one lengthscale per parameter, fitted
-//! by maximizing the marginal likelihood plus weak priors on its hyperparameters.
+//! The Gaussian process, fitted by maximizing the marginal likelihood plus weak priors
+//! on its hyperparameters.
+//!
+//! The kernel mixes a Matérn-5/2 kernel over all parameters jointly (one lengthscale per
+//! parameter) with the mean of one-parameter Matérn-5/2 kernels on the same
+//! lengthscales: `k = σ² ((1 - w) M(r) + w/D Σ_d M(r_d))`, with the additive share `w`
+//! fitted like the rest. Many losses are close to a sum of per-parameter effects; the
+//! joint kernel alone learns that a value of one parameter is good only near trials
+//! where the others were good too, while the additive part carries what one trial says
+//! about a parameter to every other trial, so good values seen in different trials
+//! combine. Over 40 seeds at 50 trials it took styblinski_tang5 (a sum of double wells)
+//! from a median regret of 41 to 29, levy6 from 1.13 to 0.37, ackley5 from 5.9 to 4.5,
+//! rosenbrock4 from 21 to 12 and hartmann6 from 4.5e-3 to 1.5e-3; branin went from
+//! 5.6e-6 to 7.3e-6. It costs a kernel evaluation per parameter: a suggestion at trial
+//! 50 on hartmann6 takes 9 ms instead of 4.5.
 
 use knob_core::KnobRng;
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 use rand::Rng;
 
+use crate::fastmath::matern;
 use crate::optim::minimize;
 use crate::tpe::Axis;
 
-const SQRT5: f64 = 2.236_067_977_499_79;
 const LN_2PI: f64 = 1.837_877_066_409_345_3;
 
 /// Kernel hyperparameters.
@@ -20,17 +33,8 @@ pub(crate) struct Hyper {
     pub scale: f64,
     /// The noise variance.
     pub noise: f64,
-}
-
-/// The Matérn-5/2 correlation at squared scaled distance `r2`, and the factor `g` with
-/// `∂k/∂(r²) = -g/2`, which every derivative needs.
-fn matern(r2: f64) -> (f64, f64) {
-    let r = r2.max(0.0).sqrt();
-    let e = (-SQRT5 * r).exp();
-    (
-        (1.0 + SQRT5 * r + 5.0 / 3.0 * r2) * e,
-        5.0 / 3.0 * (1.0 + SQRT5 * r) * e,
-    )
+    /// The share of the signal variance in the additive part of the kernel.
+    pub additive: f64,
 }
 
 /// Per-parameter squared difference of two unit points: categorical parameters count
@@ -45,64 +49,123 @@ fn sq_diff(axis: Axis, a: f64, b: f64) -> f64 {
     }
 }
 
+/// The squared differences along one parameter between `p` and each of `column`, the
+/// data's values of that parameter, into `out`.
+fn sq_diffs(axis: Axis, p: f64, column: &[f64], out: &mut [f64]) {
+    match axis {
+        Axis::Numeric => {
+            for (o, &x) in out.iter_mut().zip(column) {
+                *o = (p - x) * (p - x);
+            }
+        }
+        Axis::Categorical(_) => {
+            for (o, &x) in out.iter_mut().zip(column) {
+                *o = sq_diff(axis, p, x);
+            }
+        }
+    }
+}
+
+/// The kernel with its hyperparameters and the data it is evaluated against.
+struct KernelData {
+    axes: Vec<Axis>,
+    /// The data, one column per parameter.
+    columns: Vec<Vec<f64>>,
+    hyper: Hyper,
+}
+
+impl KernelData {
+    /// The kernel between `p` and every data point; with `grad`, the `g` factors too.
+    fn cross(&self, p: &[f64], grad: bool) -> Cross {
+        let h = &self.hyper;
+        let (n, dims) = (self.columns.first().map_or(0, Vec::len), p.len());
+        let add_scale = h.scale * h.additive / dims as f64;
+        let (mut r2, mut add, mut u) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let (mut m, mut g) = (vec![0.0; n], vec![0.0; n]);
+        let mut g_add = Vec::new();
+        for (((&axis, &pd), column), &lam) in
+            self.axes.iter().zip(p).zip(&self.columns).zip(&h.inv_ls2)
+        {
+            sq_diffs(axis, pd, column, &mut u);
+            for (ui, ri) in u.iter_mut().zip(r2.iter_mut()) {
+                *ui *= lam;
+                *ri += *ui;
+            }
+            matern(&u, &mut m, &mut g);
+            for (a, mi) in add.iter_mut().zip(&m) {
+                *a += mi;
+            }
+            if grad {
+                g_add.push(g.iter().map(|v| add_scale * v).collect());
+            }
+        }
+        matern(&r2, &mut m, &mut g);
+        let joint = h.scale * (1.0 - h.additive);
+        let k = DVector::from_iterator(
+            n,
+            m.iter().zip(&add).map(|(mj, a)| joint * mj + add_scale * a),
+        );
+        for v in &mut g {
+            *v *= joint;
+        }
+        Cross { k, g, g_add }
+    }
+}
+
 /// A GP conditioned on data, ready to predict.
 pub(crate) struct Posterior {
-    axes: Vec<Axis>,
-    x: Vec<Vec<f64>>,
-    hyper: Hyper,
+    data: KernelData,
     chol: Cholesky<f64, Dyn>,
     alpha: DVector<f64>,
+}
+
+/// Kernel values between a point and every data point, and what their derivatives
+/// need: `g` of the joint part and, per parameter, of the additive part (both scaled).
+struct Cross {
+    k: DVector<f64>,
+    g: Vec<f64>,
+    g_add: Vec<Vec<f64>>,
 }
 
 impl Posterior {
     /// Conditions a GP with `hyper` on points `x` and standardized values `y`.
     pub fn new(axes: &[Axis], x: Vec<Vec<f64>>, y: &[f64], hyper: Hyper) -> Option<Self> {
-        let k = gram(axes, &x, &hyper);
+        let n = x.len();
+        let data = KernelData {
+            axes: axes.to_vec(),
+            columns: (0..axes.len())
+                .map(|d| x.iter().map(|p| p[d]).collect())
+                .collect(),
+            hyper,
+        };
+        let mut k = DMatrix::zeros(n, n);
+        for (j, p) in x.iter().enumerate() {
+            k.set_column(j, &data.cross(p, false).k);
+            k[(j, j)] += data.hyper.noise;
+        }
         let chol = Cholesky::new(k)?;
         let alpha = chol.solve(&DVector::from_column_slice(y));
-        Some(Self {
-            axes: axes.to_vec(),
-            x,
-            hyper,
-            chol,
-            alpha,
-        })
-    }
-
-    /// Kernel values between `p` and every data point, with the `g` factors.
-    fn cross(&self, p: &[f64]) -> (DVector<f64>, Vec<f64>) {
-        let n = self.x.len();
-        let mut k = DVector::zeros(n);
-        let mut g = vec![0.0; n];
-        for (i, xi) in self.x.iter().enumerate() {
-            let r2: f64 = (0..p.len())
-                .map(|d| self.hyper.inv_ls2[d] * sq_diff(self.axes[d], p[d], xi[d]))
-                .sum();
-            let (m, gi) = matern(r2);
-            k[i] = self.hyper.scale * m;
-            g[i] = self.hyper.scale * gi;
-        }
-        (k, g)
+        Some(Self { data, chol, alpha })
     }
 
     /// Posterior mean and variance (of the latent function) at `p`.
     pub fn predict(&self, p: &[f64]) -> (f64, f64) {
-        let (k, _) = self.cross(p);
+        let k = self.data.cross(p, false).k;
         let mean = k.dot(&self.alpha);
         let v = self
             .chol
             .l_dirty()
             .solve_lower_triangular(&k)
             .expect("a valid factor");
-        (mean, (self.hyper.scale - v.norm_squared()).max(1e-12))
+        (mean, (self.data.hyper.scale - v.norm_squared()).max(1e-12))
     }
 
     /// Mean and variance at many points at once (rows of the result, one per point).
     pub fn predict_many(&self, points: &[Vec<f64>]) -> Vec<(f64, f64)> {
-        let n = self.x.len();
+        let n = self.alpha.len();
         let mut kt = DMatrix::zeros(n, points.len());
         for (j, p) in points.iter().enumerate() {
-            kt.set_column(j, &self.cross(p).0);
+            kt.set_column(j, &self.data.cross(p, false).k);
         }
         let means = kt.tr_mul(&self.alpha);
         let v = self
@@ -112,7 +175,7 @@ impl Posterior {
             .expect("a valid factor");
         (0..points.len())
             .map(|j| {
-                let var = self.hyper.scale - v.column(j).norm_squared();
+                let var = self.data.hyper.scale - v.column(j).norm_squared();
                 (means[j], var.max(1e-12))
             })
             .collect()
@@ -121,35 +184,27 @@ impl Posterior {
     /// Mean, variance and their gradients at `p` (zero along categorical parameters).
     pub fn predict_grad(&self, p: &[f64]) -> (f64, f64, Vec<f64>, Vec<f64>) {
         let dims = p.len();
-        let (k, g) = self.cross(p);
+        let Cross { k, g, g_add } = self.data.cross(p, true);
         let mean = k.dot(&self.alpha);
         let l = self.chol.l_dirty();
         let v = l.solve_lower_triangular(&k).expect("a valid factor");
         let w = l.tr_solve_lower_triangular(&v).expect("a valid factor"); // K⁻¹ k
-        let var = (self.hyper.scale - v.norm_squared()).max(1e-12);
+        let var = (self.data.hyper.scale - v.norm_squared()).max(1e-12);
         let (mut dmean, mut dvar) = (vec![0.0; dims], vec![0.0; dims]);
-        for (i, xi) in self.x.iter().enumerate() {
-            for d in 0..dims {
-                if self.axes[d] == Axis::Numeric {
-                    // ∂k_i/∂p_d = -g_i (p_d - x_id) / ℓ_d²
-                    let dk = -g[i] * (p[d] - xi[d]) * self.hyper.inv_ls2[d];
-                    dmean[d] += dk * self.alpha[i];
-                    dvar[d] -= 2.0 * dk * w[i];
-                }
+        for d in 0..dims {
+            if self.data.axes[d] != Axis::Numeric {
+                continue;
+            }
+            let lam = self.data.hyper.inv_ls2[d];
+            for (i, &x) in self.data.columns[d].iter().enumerate() {
+                // ∂k_i/∂p_d = -(g_i + g_id) (p_d - x_id) / ℓ_d²
+                let dk = -(g[i] + g_add[d][i]) * (p[d] - x) * lam;
+                dmean[d] += dk * self.alpha[i];
+                dvar[d] -= 2.0 * dk * w[i];
             }
         }
         (mean, var, dmean, dvar)
     }
-}
-
-fn gram(axes: &[Axis], x: &[Vec<f64>], hyper: &Hyper) -> DMatrix<f64> {
-    let n = x.len();
-    DMatrix::from_fn(n, n, |i, j| {
-        let r2: f64 = (0..axes.len())
-            .map(|d| hyper.inv_ls2[d] * sq_diff(axes[d], x[i][d], x[j][d]))
-            .sum();
-        hyper.scale * matern(r2).0 + if i == j { hyper.noise } else { 0.0 }
-    })
 }
 
 /// Bounds of the fitted quantities, in log space: lengthscales in [0.01, 100] of the
@@ -161,21 +216,38 @@ fn gram(axes: &[Axis], x: &[Vec<f64>], hyper: &Hyper) -> DMatrix<f64> {
 const LOG_LS: (f64, f64) = (-4.605_170_185_988_091, 4.605_170_185_988_091);
 const LOG_SCALE: (f64, f64) = (-4.605_170_185_988_091, 4.605_170_185_988_091);
 const LOG_NOISE: (f64, f64) = (-18.420_680_743_952_367, 0.0);
+const LOGIT_ADD: (f64, f64) = (-8.0, 8.0);
+
+/// The prior on the additive share `w` is Beta(1, ADDITIVE_PRIOR_B): it leans towards
+/// the joint kernel, so the data have to show that the loss is a sum of one-parameter
+/// terms before the model relies on it.
+const ADDITIVE_PRIOR_B: f64 = 2.0;
 
 /// The negative log posterior of the hyperparameters, `θ = (log ℓ_1..D, log σ², log σ_n²)`.
 struct Likelihood {
     dims: usize,
     n: usize,
-    /// Squared differences per parameter, computed once for every evaluation.
-    diffs: Vec<DMatrix<f64>>,
+    /// Squared differences per parameter, computed once for every evaluation, over
+    /// the upper triangle (diagonal included) packed column by column: the matrices
+    /// are symmetric, so half the kernel evaluations suffice.
+    diffs: Vec<Vec<f64>>,
     y: DVector<f64>,
+}
+
+/// The pairs `(i, j)` with `i <= j < n` in packed order.
+fn upper_pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).flat_map(|j| (0..=j).map(move |i| (i, j)))
 }
 
 impl Likelihood {
     fn new(axes: &[Axis], x: &[Vec<f64>], y: &[f64]) -> Self {
         let n = x.len();
         let diffs = (0..axes.len())
-            .map(|d| DMatrix::from_fn(n, n, |i, j| sq_diff(axes[d], x[i][d], x[j][d])))
+            .map(|d| {
+                upper_pairs(n)
+                    .map(|(i, j)| sq_diff(axes[d], x[i][d], x[j][d]))
+                    .collect()
+            })
             .collect();
         Self {
             dims: axes.len(),
@@ -191,19 +263,31 @@ impl Likelihood {
         let inv_ls2: Vec<f64> = theta[..dims].iter().map(|l| (-2.0 * l).exp()).collect();
         let scale = theta[dims].exp();
         let noise = theta[dims + 1].exp();
-        let mut r2 = DMatrix::<f64>::zeros(n, n);
+        let w = 1.0 / (1.0 + (-theta[dims + 2]).exp());
+        let joint = scale * (1.0 - w);
+        let add_scale = scale * w / dims as f64;
+        // Every matrix as its packed upper triangle, so the loops vectorize.
+        let nn = n * (n + 1) / 2;
+        let (mut r2, mut add, mut u) = (vec![0.0; nn], vec![0.0; nn], vec![0.0; nn]);
+        let (mut m, mut g) = (vec![0.0; nn], vec![0.0; nn]);
+        let mut g_add = Vec::with_capacity(dims);
         for (diff, lam) in self.diffs.iter().zip(&inv_ls2) {
-            r2.zip_apply(diff, |r, q| *r += lam * q);
-        }
-        let mut k = DMatrix::zeros(n, n);
-        let mut g = DMatrix::zeros(n, n);
-        for j in 0..n {
-            for i in 0..=j {
-                let (m, gi) = matern(r2[(i, j)]);
-                (k[(i, j)], k[(j, i)]) = (scale * m, scale * m);
-                (g[(i, j)], g[(j, i)]) = (scale * gi, scale * gi);
+            for ((ui, ri), q) in u.iter_mut().zip(r2.iter_mut()).zip(diff) {
+                *ui = lam * q;
+                *ri += *ui;
             }
-            k[(j, j)] += noise;
+            matern(&u, &mut m, &mut g);
+            for (a, mi) in add.iter_mut().zip(&m) {
+                *a += mi;
+            }
+            g_add.push(g.clone());
+        }
+        let (mut mj, mut gj) = (m, g);
+        matern(&r2, &mut mj, &mut gj);
+        let mut k = DMatrix::zeros(n, n);
+        for ((i, j), (m, a)) in upper_pairs(n).zip(mj.iter().zip(&add)) {
+            let kij = joint * m + add_scale * a + if i == j { noise } else { 0.0 };
+            (k[(i, j)], k[(j, i)]) = (kij, kij);
         }
         let k_total = k.clone();
         let Some(chol) = Cholesky::new(k) else {
@@ -222,15 +306,38 @@ impl Likelihood {
         // ∂nll/∂θ = ½ tr((K⁻¹ - ααᵀ) ∂K/∂θ)
         // K⁻¹ = L⁻ᵀ L⁻¹: triangular solves and a matrix product beat a general inverse.
         let l_inv = lower_inverse(chol.l_dirty());
-        let mut w = l_inv.tr_mul(&l_inv);
-        w.ger(-1.0, &alpha, &alpha, 1.0);
-        let wg = w.component_mul(&g);
+        let mut wmat = l_inv.tr_mul(&l_inv);
+        wmat.ger(-1.0, &alpha, &alpha, 1.0);
+        // W packed, off-diagonal entries doubled: a sum over the full symmetric
+        // product is then a sum over the packed triangle.
+        let wv: Vec<f64> = upper_pairs(n)
+            .map(|(i, j)| {
+                if i == j {
+                    wmat[(i, j)]
+                } else {
+                    2.0 * wmat[(i, j)]
+                }
+            })
+            .collect();
         for d in 0..dims {
-            // ∂K/∂log ℓ_d = g ∘ Δ²_d / ℓ_d²
-            grad[d] = 0.5 * wg.dot(&self.diffs[d]) * inv_ls2[d];
+            // ∂K/∂log ℓ_d = (joint g + additive g_d) ∘ Δ²_d / ℓ_d²
+            let sum: f64 = wv
+                .iter()
+                .zip(&self.diffs[d])
+                .zip(gj.iter().zip(&g_add[d]))
+                .map(|((w, q), (gj, gd))| w * q * (joint * gj + add_scale * gd))
+                .sum();
+            grad[d] = 0.5 * sum * inv_ls2[d];
         }
-        grad[dims] = 0.5 * (w.dot(&k_total) - noise * w.trace());
-        grad[dims + 1] = 0.5 * noise * w.trace();
+        grad[dims] = 0.5 * (wmat.dot(&k_total) - noise * wmat.trace());
+        grad[dims + 1] = 0.5 * noise * wmat.trace();
+        // ∂K/∂logit w = s w (1 - w) (mean of the additive kernels - joint kernel)
+        let dw: f64 = wv
+            .iter()
+            .zip(add.iter().zip(&mj))
+            .map(|(w, (a, m))| w * (a / dims as f64 - m))
+            .sum();
+        grad[dims + 2] = 0.5 * scale * w * (1.0 - w) * dw;
         // Negative log-priors and their gradients in the log parameters.
         let mut penalty = 0.0;
         for d in 0..dims {
@@ -242,6 +349,9 @@ impl Likelihood {
         grad[dims] += scale - 1.0;
         penalty -= 0.1 * noise.ln() - 30.0 * noise;
         grad[dims + 1] += 30.0 * noise - 0.1;
+        // Beta(1, b) on the additive share, in logit space (with the Jacobian).
+        penalty -= w.ln() + ADDITIVE_PRIOR_B * (1.0 - w).ln();
+        grad[dims + 2] += ADDITIVE_PRIOR_B * w - (1.0 - w);
         nll + penalty
     }
 }
@@ -283,8 +393,8 @@ pub(crate) fn fit(
     let dims = axes.len();
     let mut lower = vec![LOG_LS.0; dims];
     let mut upper = vec![LOG_LS.1; dims];
-    lower.extend([LOG_SCALE.0, LOG_NOISE.0]);
-    upper.extend([LOG_SCALE.1, LOG_NOISE.1]);
+    lower.extend([LOG_SCALE.0, LOG_NOISE.0, LOGIT_ADD.0]);
+    upper.extend([LOG_SCALE.1, LOG_NOISE.1, LOGIT_ADD.1]);
 
     let warm = x.len() > SUBSAMPLE;
     let starts: Vec<Vec<f64>> = if warm {
@@ -299,11 +409,11 @@ pub(crate) fn fit(
         vec![fit(axes, &xs, &ys, restarts, rng).to_theta()]
     } else {
         let mut default = vec![0.5f64.ln(); dims];
-        default.extend([0.0, 1e-3f64.ln()]);
+        default.extend([0.0, 1e-3f64.ln(), -2.0]);
         let mut starts = vec![default];
         for _ in 0..restarts {
             starts.push(
-                (0..dims + 2)
+                (0..dims + 3)
                     .map(|i| rng.gen_range(lower[i].max(-3.0)..upper[i].min(1.0)))
                     .collect(),
             );
@@ -327,17 +437,22 @@ pub(crate) fn fit(
 
 impl Hyper {
     fn from_theta(theta: &[f64]) -> Self {
-        let dims = theta.len() - 2;
+        let dims = theta.len() - 3;
         Hyper {
             inv_ls2: theta[..dims].iter().map(|l| (-2.0 * l).exp()).collect(),
             scale: theta[dims].exp(),
             noise: theta[dims + 1].exp(),
+            additive: 1.0 / (1.0 + (-theta[dims + 2]).exp()),
         }
     }
 
     fn to_theta(&self) -> Vec<f64> {
         let mut theta: Vec<f64> = self.inv_ls2.iter().map(|l| -0.5 * l.ln()).collect();
-        theta.extend([self.scale.ln(), self.noise.ln()]);
+        theta.extend([
+            self.scale.ln(),
+            self.noise.ln(),
+            (self.additive / (1.0 - self.additive)).ln(),
+        ]);
         theta
     }
 }
@@ -361,14 +476,14 @@ mod tests {
         let axes = vec![Axis::Numeric, Axis::Numeric, Axis::Categorical(4)];
         let (x, y) = data(|p| (4.0 * p[0]).cos() + p[1] + p[2], 20, 3);
         let likelihood = Likelihood::new(&axes, &x, &y);
-        let theta = [-0.7, 0.2, -0.1, 0.3, -5.0];
-        let mut grad = [0.0; 5];
+        let theta = [-0.7, 0.2, -0.1, 0.3, -5.0, -0.5];
+        let mut grad = [0.0; 6];
         let f0 = likelihood.eval(&theta, &mut grad);
         for i in 0..theta.len() {
             let h = 1e-6;
             let mut t = theta;
             t[i] += h;
-            let fd = (likelihood.eval(&t, &mut [0.0; 5]) - f0) / h;
+            let fd = (likelihood.eval(&t, &mut [0.0; 6]) - f0) / h;
             assert!(
                 (fd - grad[i]).abs() < 1e-3 * grad[i].abs().max(1.0),
                 "θ{i}: {fd} vs {}",
@@ -403,6 +518,20 @@ mod tests {
     }
 
     #[test]
+    fn fitting_tells_a_sum_of_one_parameter_terms_from_an_interaction() {
+        let axes = vec![Axis::Numeric; 3];
+        let share = |f: &dyn Fn(&[f64]) -> f64| {
+            let (x, y) = data(f, 40, 3);
+            let y = super::super::warp::standardize(&y);
+            fit(&axes, &x, &y, 1, &mut trial_rng(0, 0)).additive
+        };
+        let sum = share(&|p| (6.0 * p[0]).sin() + (5.0 * p[1]).cos() + (4.0 * p[2]).sin());
+        let interaction = share(&|p| (8.0 * p[0] * p[1]).sin() * (3.0 * p[2]).cos());
+        assert!(sum > 0.8, "a sum is additive: {sum}");
+        assert!(interaction < 0.2, "an interaction is not: {interaction}");
+    }
+
+    #[test]
     fn prediction_gradients_match_finite_differences() {
         let axes = vec![Axis::Numeric, Axis::Numeric, Axis::Categorical(3)];
         let (x, y) = data(|p| p[0] * p[0] - p[1] + p[2], 25, 3);
@@ -410,6 +539,7 @@ mod tests {
             inv_ls2: vec![4.0, 9.0, 1.0],
             scale: 1.3,
             noise: 1e-4,
+            additive: 0.3,
         };
         let post = Posterior::new(&axes, x, &y, hyper).unwrap();
         let p = [0.41, 0.63, 0.5];
