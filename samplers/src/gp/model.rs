@@ -74,41 +74,89 @@ struct KernelData {
     hyper: Hyper,
 }
 
+/// Working memory for [`KernelData::cross_into`], one value per data point in each.
+struct Scratch {
+    r2: Vec<f64>,
+    add: Vec<f64>,
+    u: Vec<f64>,
+    m: Vec<f64>,
+    g: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Self {
+        Self {
+            r2: vec![0.0; n],
+            add: vec![0.0; n],
+            u: vec![0.0; n],
+            m: vec![0.0; n],
+            g: vec![0.0; n],
+        }
+    }
+}
+
 impl KernelData {
-    /// The kernel between `p` and every data point; with `grad`, the `g` factors too.
+    fn len(&self) -> usize {
+        self.columns.first().map_or(0, Vec::len)
+    }
+
+    /// The kernel between `p` and every data point.
     fn cross(&self, p: &[f64], grad: bool) -> Cross {
-        let h = &self.hyper;
-        let (n, dims) = (self.columns.first().map_or(0, Vec::len), p.len());
-        let add_scale = h.scale * h.additive / dims as f64;
-        let (mut r2, mut add, mut u) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        let (mut m, mut g) = (vec![0.0; n], vec![0.0; n]);
+        let mut k = DVector::zeros(self.len());
+        let mut scratch = Scratch::new(self.len());
         let mut g_add = Vec::new();
+        self.cross_into(
+            p,
+            k.as_mut_slice(),
+            &mut scratch,
+            grad.then_some(&mut g_add),
+        );
+        Cross {
+            k,
+            g: scratch.g,
+            g_add,
+        }
+    }
+
+    /// The kernel between `p` and every data point into `k`; the joint part's `g`
+    /// factors are left in `scratch.g` and, when asked for, the additive part's are
+    /// pushed to `g_add`, one vector per parameter.
+    fn cross_into(
+        &self,
+        p: &[f64],
+        k: &mut [f64],
+        scratch: &mut Scratch,
+        mut g_add: Option<&mut Vec<Vec<f64>>>,
+    ) {
+        let h = &self.hyper;
+        let add_scale = h.scale * h.additive / p.len() as f64;
+        let Scratch { r2, add, u, m, g } = scratch;
+        r2.fill(0.0);
+        add.fill(0.0);
         for (((&axis, &pd), column), &lam) in
             self.axes.iter().zip(p).zip(&self.columns).zip(&h.inv_ls2)
         {
-            sq_diffs(axis, pd, column, &mut u);
+            sq_diffs(axis, pd, column, u);
             for (ui, ri) in u.iter_mut().zip(r2.iter_mut()) {
                 *ui *= lam;
                 *ri += *ui;
             }
-            matern(&u, &mut m, &mut g);
-            for (a, mi) in add.iter_mut().zip(&m) {
+            matern(u, m, g);
+            for (a, mi) in add.iter_mut().zip(m.iter()) {
                 *a += mi;
             }
-            if grad {
+            if let Some(g_add) = g_add.as_deref_mut() {
                 g_add.push(g.iter().map(|v| add_scale * v).collect());
             }
         }
-        matern(&r2, &mut m, &mut g);
+        matern(r2, m, g);
         let joint = h.scale * (1.0 - h.additive);
-        let k = DVector::from_iterator(
-            n,
-            m.iter().zip(&add).map(|(mj, a)| joint * mj + add_scale * a),
-        );
-        for v in &mut g {
+        for ((ki, mj), a) in k.iter_mut().zip(m.iter()).zip(add.iter()) {
+            *ki = joint * mj + add_scale * a;
+        }
+        for v in g.iter_mut() {
             *v *= joint;
         }
-        Cross { k, g, g_add }
     }
 }
 
@@ -164,8 +212,12 @@ impl Posterior {
     pub fn predict_many(&self, points: &[Vec<f64>]) -> Vec<(f64, f64)> {
         let n = self.alpha.len();
         let mut kt = DMatrix::zeros(n, points.len());
-        for (j, p) in points.iter().enumerate() {
-            kt.set_column(j, &self.data.cross(p, false).k);
+        let mut scratch = Scratch::new(n);
+        for (p, column) in points
+            .iter()
+            .zip(kt.as_mut_slice().chunks_exact_mut(n.max(1)))
+        {
+            self.data.cross_into(p, column, &mut scratch, None);
         }
         let means = kt.tr_mul(&self.alpha);
         let v = self
@@ -223,7 +275,8 @@ const LOGIT_ADD: (f64, f64) = (-8.0, 8.0);
 /// terms before the model relies on it.
 const ADDITIVE_PRIOR_B: f64 = 2.0;
 
-/// The negative log posterior of the hyperparameters, `θ = (log ℓ_1..D, log σ², log σ_n²)`.
+/// The negative log posterior of the hyperparameters,
+/// `θ = (log ℓ_1..D, log σ², log σ_n², logit w)`.
 struct Likelihood {
     dims: usize,
     n: usize,
@@ -289,7 +342,6 @@ impl Likelihood {
             let kij = joint * m + add_scale * a + if i == j { noise } else { 0.0 };
             (k[(i, j)], k[(j, i)]) = (kij, kij);
         }
-        let k_total = k.clone();
         let Some(chol) = Cholesky::new(k) else {
             grad.fill(0.0);
             return f64::INFINITY;
@@ -303,22 +355,26 @@ impl Likelihood {
                 .map(|v| v.ln())
                 .sum::<f64>();
         let nll = 0.5 * self.y.dot(&alpha) + 0.5 * log_det + 0.5 * n as f64 * LN_2PI;
-        // ∂nll/∂θ = ½ tr((K⁻¹ - ααᵀ) ∂K/∂θ)
-        // K⁻¹ = L⁻ᵀ L⁻¹: triangular solves and a matrix product beat a general inverse.
+        // ∂nll/∂θ = ½ tr(W ∂K/∂θ) with W = K⁻¹ - ααᵀ, needed over the upper triangle
+        // only: K⁻¹ = L⁻ᵀ L⁻¹, and column i of L⁻¹ is zero above row i, so entry
+        // (i, j ≥ i) is the dot product of columns i and j from row j down. Packed
+        // with off-diagonal entries doubled, a sum over the symmetric product is a
+        // sum over the triangle.
         let l_inv = lower_inverse(chol.l_dirty());
-        let mut wmat = l_inv.tr_mul(&l_inv);
-        wmat.ger(-1.0, &alpha, &alpha, 1.0);
-        // W packed, off-diagonal entries doubled: a sum over the full symmetric
-        // product is then a sum over the packed triangle.
         let wv: Vec<f64> = upper_pairs(n)
             .map(|(i, j)| {
+                let inv = l_inv
+                    .view((j, i), (n - j, 1))
+                    .dot(&l_inv.view((j, j), (n - j, 1)));
+                let w = inv - alpha[i] * alpha[j];
                 if i == j {
-                    wmat[(i, j)]
+                    w
                 } else {
-                    2.0 * wmat[(i, j)]
+                    2.0 * w
                 }
             })
             .collect();
+        let trace: f64 = (0..n).map(|j| wv[j * (j + 1) / 2 + j]).sum();
         for d in 0..dims {
             // ∂K/∂log ℓ_d = (joint g + additive g_d) ∘ Δ²_d / ℓ_d²
             let sum: f64 = wv
@@ -329,8 +385,14 @@ impl Likelihood {
                 .sum();
             grad[d] = 0.5 * sum * inv_ls2[d];
         }
-        grad[dims] = 0.5 * (wmat.dot(&k_total) - noise * wmat.trace());
-        grad[dims + 1] = 0.5 * noise * wmat.trace();
+        // ∂K/∂log σ² is the kernel without the noise.
+        let signal: f64 = wv
+            .iter()
+            .zip(mj.iter().zip(&add))
+            .map(|(w, (m, a))| w * (joint * m + add_scale * a))
+            .sum();
+        grad[dims] = 0.5 * signal;
+        grad[dims + 1] = 0.5 * noise * trace;
         // ∂K/∂logit w = s w (1 - w) (mean of the additive kernels - joint kernel)
         let dw: f64 = wv
             .iter()
