@@ -95,7 +95,16 @@ impl Scratch {
     }
 }
 
+/// Kernel values between a point and every data point, and what their derivatives
+/// need: `g` of the joint part and, per parameter, of the additive part (both scaled).
+struct Cross {
+    k: DVector<f64>,
+    g: Vec<f64>,
+    g_add: Vec<Vec<f64>>,
+}
+
 impl KernelData {
+    /// How many data points.
     fn len(&self) -> usize {
         self.columns.first().map_or(0, Vec::len)
     }
@@ -165,14 +174,6 @@ pub(crate) struct Posterior {
     data: KernelData,
     chol: Cholesky<f64, Dyn>,
     alpha: DVector<f64>,
-}
-
-/// Kernel values between a point and every data point, and what their derivatives
-/// need: `g` of the joint part and, per parameter, of the additive part (both scaled).
-struct Cross {
-    k: DVector<f64>,
-    g: Vec<f64>,
-    g_add: Vec<Vec<f64>>,
 }
 
 impl Posterior {
