@@ -4,7 +4,7 @@
 use knob_core::{Domain, KnobRng, SearchSpace};
 use rand::Rng;
 
-use crate::fastmath::exp_nonpositive;
+use crate::fastmath::exp_nonpositive_coarse;
 use crate::prior::truncated_normal;
 
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
@@ -313,11 +313,11 @@ pub(crate) fn log_sum_exp(values: &[f64]) -> f64 {
     let tail: f64 = chunks
         .remainder()
         .iter()
-        .map(|v| exp_nonpositive(v - max))
+        .map(|v| exp_nonpositive_coarse(v - max))
         .sum();
     for chunk in chunks {
         for (lane, v) in lanes.iter_mut().zip(chunk) {
-            *lane += exp_nonpositive(v - max);
+            *lane += exp_nonpositive_coarse(v - max);
         }
     }
     max + (lanes.iter().sum::<f64>() + tail).ln()
