@@ -2,49 +2,37 @@
 //! TPE are evaluated hundreds of thousands of times per suggestion, and a library call
 //! per value keeps a loop from running several values at a time.
 
+/// `1/12!, 1/11!, ..., 1/1!, 1/0!`: the Taylor series of `exp`, highest power first.
+const INVERSE_FACTORIALS: [f64; 13] = [
+    1.0 / 479_001_600.0,
+    1.0 / 39_916_800.0,
+    1.0 / 3_628_800.0,
+    1.0 / 362_880.0,
+    1.0 / 40_320.0,
+    1.0 / 5_040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    1.0 / 2.0,
+    1.0,
+    1.0,
+];
+
 /// `exp(x)` for `x <= 0`, to within a few units in the last place (and a value below
 /// 1e-307 under -708), without a library call, so a loop over it vectorizes.
 #[inline(always)]
 pub(crate) fn exp_nonpositive(x: f64) -> f64 {
-    // Taylor series to the 12th power: the next term is below 2e-16.
-    exp_series(
-        x,
-        &[
-            1.0 / 479_001_600.0,
-            1.0 / 39_916_800.0,
-            1.0 / 3_628_800.0,
-            1.0 / 362_880.0,
-            1.0 / 40_320.0,
-            1.0 / 5_040.0,
-            1.0 / 720.0,
-            1.0 / 120.0,
-            1.0 / 24.0,
-            1.0 / 6.0,
-            1.0 / 2.0,
-            1.0,
-            1.0,
-        ],
-    )
+    // To the 12th power: the next term is below 2e-16.
+    exp_series(x, &INVERSE_FACTORIALS)
 }
 
 /// [`exp_nonpositive`] to a relative error under 1e-8, in less time: enough to rank
 /// candidates by density ratios.
 #[inline(always)]
 pub(crate) fn exp_nonpositive_coarse(x: f64) -> f64 {
-    // Taylor series to the 7th power: the next term is below 6e-9.
-    exp_series(
-        x,
-        &[
-            1.0 / 5_040.0,
-            1.0 / 720.0,
-            1.0 / 120.0,
-            1.0 / 24.0,
-            1.0 / 6.0,
-            1.0 / 2.0,
-            1.0,
-            1.0,
-        ],
-    )
+    // To the 7th power: the next term is below 6e-9.
+    exp_series(x, &INVERSE_FACTORIALS[5..])
 }
 
 /// `exp(x)` for `x <= 0` as `2^k exp(f)`, where `x = k ln 2 + f` with integer `k` and

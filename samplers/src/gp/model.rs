@@ -138,7 +138,7 @@ impl KernelData {
         mut g_add: Option<&mut Vec<Vec<f64>>>,
     ) {
         let h = &self.hyper;
-        let add_scale = h.scale * h.additive / p.len() as f64;
+        let (joint, add_scale) = h.weights(p.len());
         let Scratch { r2, add, u, m, g } = scratch;
         r2.fill(0.0);
         add.fill(0.0);
@@ -159,7 +159,6 @@ impl KernelData {
             }
         }
         matern(r2, m, g);
-        let joint = h.scale * (1.0 - h.additive);
         for ((ki, mj), a) in k.iter_mut().zip(m.iter()).zip(add.iter()) {
             *ki = joint * mj + add_scale * a;
         }
@@ -188,8 +187,11 @@ impl Posterior {
             hyper,
         };
         let mut k = DMatrix::zeros(n, n);
-        for (j, p) in x.iter().enumerate() {
-            k.set_column(j, &data.cross(p, false).k);
+        let mut scratch = Scratch::new(n);
+        for (p, column) in x.iter().zip(k.as_mut_slice().chunks_exact_mut(n.max(1))) {
+            data.cross_into(p, column, &mut scratch, None);
+        }
+        for j in 0..n {
             k[(j, j)] += data.hyper.noise;
         }
         let chol = Cholesky::new(k)?;
@@ -314,18 +316,20 @@ impl Likelihood {
     /// The value at `theta`; writes the gradient into `grad`.
     fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
         let (dims, n) = (self.dims, self.n);
-        let inv_ls2: Vec<f64> = theta[..dims].iter().map(|l| (-2.0 * l).exp()).collect();
-        let scale = theta[dims].exp();
-        let noise = theta[dims + 1].exp();
-        let w = 1.0 / (1.0 + (-theta[dims + 2]).exp());
-        let joint = scale * (1.0 - w);
-        let add_scale = scale * w / dims as f64;
+        let hyper = Hyper::from_theta(theta);
+        let Hyper {
+            ref inv_ls2,
+            scale,
+            noise,
+            additive: w,
+        } = hyper;
+        let (joint, add_scale) = hyper.weights(dims);
         // Every matrix as its packed upper triangle, so the loops vectorize.
         let nn = n * (n + 1) / 2;
         let (mut r2, mut add, mut u) = (vec![0.0; nn], vec![0.0; nn], vec![0.0; nn]);
         let (mut m, mut g) = (vec![0.0; nn], vec![0.0; nn]);
         let mut g_add = Vec::with_capacity(dims);
-        for (diff, lam) in self.diffs.iter().zip(&inv_ls2) {
+        for (diff, lam) in self.diffs.iter().zip(inv_ls2) {
             for ((ui, ri), q) in u.iter_mut().zip(r2.iter_mut()).zip(diff) {
                 *ui = lam * q;
                 *ri += *ui;
@@ -338,9 +342,15 @@ impl Likelihood {
         }
         let (mut mj, mut gj) = (m, g);
         matern(&r2, &mut mj, &mut gj);
+        // The kernel without the noise, which is also ∂K/∂log σ².
+        let signal: Vec<f64> = mj
+            .iter()
+            .zip(&add)
+            .map(|(m, a)| joint * m + add_scale * a)
+            .collect();
         let mut k = DMatrix::zeros(n, n);
-        for ((i, j), (m, a)) in upper_pairs(n).zip(mj.iter().zip(&add)) {
-            let kij = joint * m + add_scale * a + if i == j { noise } else { 0.0 };
+        for ((i, j), &sij) in upper_pairs(n).zip(&signal) {
+            let kij = sij + if i == j { noise } else { 0.0 };
             (k[(i, j)], k[(j, i)]) = (kij, kij);
         }
         let Some(chol) = Cholesky::new(k) else {
@@ -386,13 +396,7 @@ impl Likelihood {
                 .sum();
             grad[d] = 0.5 * sum * inv_ls2[d];
         }
-        // ∂K/∂log σ² is the kernel without the noise.
-        let signal: f64 = wv
-            .iter()
-            .zip(mj.iter().zip(&add))
-            .map(|(w, (m, a))| w * (joint * m + add_scale * a))
-            .sum();
-        grad[dims] = 0.5 * signal;
+        grad[dims] = 0.5 * wv.iter().zip(&signal).map(|(w, s)| w * s).sum::<f64>();
         grad[dims + 1] = 0.5 * noise * trace;
         // ∂K/∂logit w = s w (1 - w) (mean of the additive kernels - joint kernel)
         let dw: f64 = wv
@@ -499,6 +503,15 @@ pub(crate) fn fit(
 }
 
 impl Hyper {
+    /// The factors of the joint kernel and of each one-parameter kernel in the sum,
+    /// in a space of `dims` parameters.
+    fn weights(&self, dims: usize) -> (f64, f64) {
+        (
+            self.scale * (1.0 - self.additive),
+            self.scale * self.additive / dims as f64,
+        )
+    }
+
     fn from_theta(theta: &[f64]) -> Self {
         let dims = theta.len() - 3;
         Hyper {
