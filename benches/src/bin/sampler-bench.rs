@@ -1,6 +1,8 @@
 //! Runs samplers on standard test functions over seeds and prints one JSON line per run;
 //! `--summary FILE...` turns such output into a markdown table of final regret and a
-//! PNG of the median regret curves (`--png PATH`, default `sampler-regret.png`).
+//! PNG of the median regret curves (`--png PATH`, default `sampler-regret.png`). With
+//! two samplers or more it also compares the first with each other one: the ratio of
+//! median regrets with a bootstrap interval, and how often the first ends lower.
 //!
 //! ```text
 //! sampler-bench [--functions branin,hartmann6] [--samplers random,tpe,gp-startup10] [--seeds 10]
@@ -11,7 +13,9 @@
 use std::io::{BufRead, Write};
 
 use knob_benches::functions::TestFunction;
-use knob_benches::regret::{plot_curves, run, sampler_by_name, summary_table, Run, SAMPLERS};
+use knob_benches::regret::{
+    comparison_table, plot_curves, run, sampler_by_name, summary_table, Run, SAMPLERS,
+};
 
 fn fail(message: &str) -> ! {
     eprintln!("sampler-bench: {message}");
@@ -47,6 +51,9 @@ fn main() {
             }
         }
         print!("{}", summary_table(&runs));
+        if let Some(table) = comparison_table(&runs) {
+            print!("\n{table}");
+        }
         plot_curves(&runs, &png).unwrap_or_else(|e| fail(&format!("{}: {e}", png.display())));
         println!("\nMedian regret curves: {}", png.display());
         return;
