@@ -336,8 +336,9 @@ const SPREAD_MIN_POINTS: usize = 7;
 /// spread as Scott's rule proper does: twice their standard deviation, between a third
 /// of 0.075 and 0.075. Without that the kernels stay as wide as the startup's while the
 /// good trials close in on an optimum, and a long study stops refining. Fewer points
-/// say too little about their spread: counting it from the fourth or fifth good trial
-/// on cost levy6 and hartmann6 at 50 trials.
+/// say too little about their spread: counting it from the fifth good trial on gained
+/// at 50 trials but lost at 200 (500 seeds: levy6 5x, hartmann3 2.5x worse), as the
+/// search narrowed onto the basins of its first few good trials.
 fn scott_width(mus: &[f64], dims: usize) -> f64 {
     const BASE: f64 = 0.075;
     let n = mus.len();
