@@ -285,6 +285,11 @@ pub fn comparison_table(runs: &[Run]) -> Option<String> {
                 if mine.is_empty() || theirs.is_empty() {
                     return String::new();
                 }
+                let chance = 100.0 * chance_below(&mine, &theirs);
+                if quantile(&theirs, 0.5) <= 0.0 {
+                    // The other sampler's median run found the minimum: no ratio.
+                    return format!("n/a, {chance:.0}%");
+                }
                 let mut ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
                     .map(|_| {
                         let mut draw = |v: &[f64]| -> f64 {
@@ -301,7 +306,7 @@ pub fn comparison_table(runs: &[Run]) -> Option<String> {
                     quantile(&mine, 0.5) / quantile(&theirs, 0.5),
                     quantile(&ratios, 0.025),
                     quantile(&ratios, 0.975),
-                    100.0 * chance_below(&mine, &theirs)
+                    chance
                 )
             })
             .collect();
@@ -443,6 +448,11 @@ mod tests {
         // The same values in another order: ratio 1, an interval around it, 50%.
         assert!(cells[3].starts_with("1.000 ["), "{row}");
         assert!(cells[3].ends_with(", 50%"), "{row}");
+        // No ratio to a sampler whose median run reached the minimum.
+        let mut solved = all.clone();
+        solved.extend(runs("exact", std::iter::repeat_n(0.0, 200)));
+        let with_exact = comparison_table(&solved).expect("four samplers");
+        assert!(with_exact.contains("| n/a, 0% |"), "{with_exact}");
         // The table is the same every time.
         assert_eq!(comparison_table(&all).as_deref(), Some(table.as_str()));
     }
