@@ -1,7 +1,7 @@
 """Optuna's samplers on sampler-bench's test functions, one JSON line per run in
 sampler-bench's format, so `sampler-bench --summary` puts them beside knob's.
 
-Usage: python optuna_peer.py [--samplers tpe,gp,random] [--functions branin,...]
+Usage: python optuna_peer.py [--samplers tpe,tpe-uni,gp,random] [--functions branin,...]
                              [--seeds 10] [--budget 50]
 
 Needs `pip install optuna` (and `scipy` and `torch` for the GP). The functions, domains and
@@ -134,11 +134,13 @@ SIX = ["branin", "hartmann6", "rosenbrock4", "ackley5", "lowdim10", "logscale_lr
 def make_sampler(name, seed):
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
+    if name == "tpe-uni":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=False)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    raise SystemExit(f"unknown sampler {name}; known: tpe, gp, random")
+    raise SystemExit(f"unknown sampler {name}; known: tpe, tpe-uni, gp, random")
 
 
 def run(function, sampler_name, seed, budget):

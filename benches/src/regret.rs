@@ -243,9 +243,8 @@ fn chance_below(a: &[f64], b: &[f64]) -> f64 {
     let pairs: f64 = a
         .iter()
         .map(|x| {
-            let above = b.len() - b.partition_point(|y| y <= x);
-            let ties = b.partition_point(|y| y <= x) - b.partition_point(|y| y < x);
-            above as f64 + ties as f64 / 2.0
+            let (below, not_above) = (b.partition_point(|y| y < x), b.partition_point(|y| y <= x));
+            (b.len() - not_above) as f64 + (not_above - below) as f64 / 2.0
         })
         .sum();
     pairs / (a.len() * b.len()) as f64
