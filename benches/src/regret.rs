@@ -267,7 +267,8 @@ pub fn comparison_table(runs: &[Run]) -> Option<String> {
     let mut rng = knob_core::trial_rng(0, 0);
     let mut out = format!(
         "Median final regret of {first} divided by each other sampler's, with a 95% \
-         bootstrap interval, and the chance that a run of {first} ends lower:\n\n| function | {} |\n|---|{}\n",
+         bootstrap interval, and the chance that a run of {first} ends lower:\n\n\
+         | function | {} |\n|---|{}\n",
         others
             .iter()
             .map(|s| format!("{first} / {s}"))

@@ -33,6 +33,15 @@ fn sampler(name: &str) -> Box<dyn Sampler> {
     }
 }
 
+/// A study of `space` driven by the sampler called `name`.
+fn study(space: SearchSpace, name: &str, seed: u64) -> Study {
+    Study::builder(space)
+        .sampler(sampler(name))
+        .seed(seed)
+        .build()
+        .unwrap()
+}
+
 /// A space with every kind of parameter.
 fn mixed_space() -> SearchSpace {
     SearchSpace::builder()
@@ -178,11 +187,7 @@ fn parameters_with_equal_bounds_get_their_own_models() {
         .build()
         .unwrap();
     for name in MODEL_BASED {
-        let study = Study::builder(space.clone())
-            .sampler(sampler(name))
-            .seed(1)
-            .build()
-            .unwrap();
+        let study = study(space.clone(), name, 1);
         for _ in 0..40 {
             let t = study.ask().unwrap().unwrap();
             let x = |n: &str| t.params.float(n).unwrap();
@@ -209,11 +214,7 @@ fn median_regret(name: &str, function: &str, seeds: u64, budget: usize) -> f64 {
     let f = TestFunction::by_name(function).unwrap();
     let regrets = (0..seeds)
         .map(|seed| {
-            let study = Study::builder(f.space())
-                .sampler(sampler(name))
-                .seed(seed)
-                .build()
-                .unwrap();
+            let study = study(f.space(), name, seed);
             for _ in 0..budget {
                 let t = study.ask().unwrap().unwrap();
                 study
@@ -263,11 +264,7 @@ fn a_few_distinct_points_tried_many_times_do_not_break_the_models() {
         .unwrap();
     for noisy in [false, true] {
         for name in ["random", "gp", "tpe"] {
-            let study = Study::builder(space.clone())
-                .sampler(sampler(name))
-                .seed(9)
-                .build()
-                .unwrap();
+            let study = study(space.clone(), name, 9);
             for k in 0..30 {
                 let t = study.ask().unwrap().expect("points left");
                 let layers = t.params.int("layers").unwrap() as f64;

@@ -24,8 +24,8 @@ use model::{fit, Posterior};
 /// one-hot with a single lengthscale) mixed with a sum of one-parameter Matérn kernels,
 /// which lets good values of different parameters seen in different trials combine,
 /// and the lengthscales, the mixing share, signal variance and noise are fitted by
-/// maximizing the marginal likelihood with weak priors, by quasi-Newton descent from a default and a few
-/// random starts. The next point maximizes an [`Acquisition`] function (log expected
+/// maximizing the marginal likelihood with weak priors, by quasi-Newton descent from a
+/// default and a few random starts. The next point maximizes an [`Acquisition`] function (log expected
 /// improvement by default): a scan of quasi-random points and points near the best
 /// trials, then quasi-Newton polishing of the best few. Integers and choices are
 /// snapped to their values. Running trials enter the model at their predicted mean
