@@ -1,12 +1,13 @@
-//! Runs samplers on standard test functions over seeds and prints one JSON line per run;
-//! `--summary FILE...` turns such output into a markdown table of final regret and a
+//! Runs samplers on standard test functions over seeds and prints one JSON line per run
+//! (to `--out PATH` if given). `--function`, `--sampler` and `--trials` are accepted for
+//! `--functions`, `--samplers` and `--budget`. `--summary FILE...` turns such output into a markdown table of final regret and a
 //! PNG of the median regret curves (`--png PATH`, default `sampler-regret.png`). With
 //! two samplers or more it also compares the first with each other one: the ratio of
 //! median regrets with a bootstrap interval, and how often the first ends lower.
 //!
 //! ```text
 //! sampler-bench [--functions branin,hartmann6] [--samplers random,tpe,gp-startup10] [--seeds 10]
-//!               [--budget 50]
+//!               [--budget 50] [--out runs.jsonl]
 //! sampler-bench --summary [--png regret.png] runs.jsonl [more.jsonl ...]
 //! ```
 
@@ -62,6 +63,7 @@ fn main() {
     let mut functions: Vec<TestFunction> = TestFunction::all().to_vec();
     let mut samplers: Vec<String> = SAMPLERS.iter().map(|s| s.to_string()).collect();
     let (mut seeds, mut budget) = (10u64, 50usize);
+    let mut out_path = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -70,7 +72,7 @@ fn main() {
                 .clone()
         };
         match flag.as_str() {
-            "--functions" => {
+            "--functions" | "--function" => {
                 functions = value()
                     .split(',')
                     .map(|n| {
@@ -79,7 +81,7 @@ fn main() {
                     })
                     .collect()
             }
-            "--samplers" => {
+            "--samplers" | "--sampler" => {
                 samplers = value().split(',').map(str::to_owned).collect();
                 if let Some(bad) = samplers.iter().find(|s| sampler_by_name(s, 1, 1).is_none()) {
                     fail(&format!(
@@ -93,22 +95,32 @@ fn main() {
                     .parse()
                     .unwrap_or_else(|_| fail("--seeds takes a number"))
             }
-            "--budget" => {
+            "--budget" | "--trials" => {
                 budget = value()
                     .parse()
-                    .unwrap_or_else(|_| fail("--budget takes a number"))
+                    .unwrap_or_else(|_| fail(&format!("{flag} takes a number")))
             }
+            "--out" => out_path = Some(std::path::PathBuf::from(value())),
             other => fail(&format!("unknown flag {other}")),
         }
     }
-    let stdout = std::io::stdout();
+    let (mut out, name): (Box<dyn Write>, String) = match &out_path {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+            (Box::new(file), path.display().to_string())
+        }
+        None => (Box::new(std::io::stdout()), "stdout".into()),
+    };
     for f in &functions {
         for s in &samplers {
             for seed in 0..seeds {
                 let r = run(f, s, seed, budget);
-                let mut out = stdout.lock();
+                // One line per run, flushed, so a long benchmark can be watched and an
+                // interrupted one keeps its finished runs.
                 writeln!(out, "{}", serde_json::to_string(&r).expect("serializable"))
-                    .expect("stdout");
+                    .and_then(|()| out.flush())
+                    .unwrap_or_else(|e| fail(&format!("{name}: {e}")));
             }
         }
     }
