@@ -149,6 +149,14 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A pruner failed.
+    #[error("pruner `{pruner}`: {message}")]
+    Pruner {
+        /// The pruner's name.
+        pruner: String,
+        /// What went wrong.
+        message: String,
+    },
     /// Reading or writing a storage file failed.
     #[error("storage {path}: {source}")]
     Io {

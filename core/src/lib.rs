@@ -48,8 +48,10 @@ pub use pbt::{Checkpoint, Member, Pbt, Population, Resumable, Span, Step};
 pub use pruner::{NopPruner, Pruner};
 pub use sampler::{study_rng, trial_rng, KnobRng, Sampler};
 pub use space::{Domain, Param, Prior, Scale, SearchSpace, SpaceBuilder};
-pub use storage::{Event, JournalStorage, MemoryStorage, Owner, Storage, FORMAT_VERSION};
-pub use study::{Leaderboard, Outcome, Study, StudyBuilder, Summary};
+pub use storage::{Event, JournalStorage, MemoryStorage, Owner, Record, Storage, FORMAT_VERSION};
+pub use study::{
+    Leaderboard, Outcome, Study, StudyBuilder, Summary, DEFAULT_HEARTBEAT, GRACE_BEATS,
+};
 pub use trainer::{Trainer, TrialContext};
 pub use trial::{now_secs, Direction, Trial, TrialState};
 pub use workers::{Device, DeviceError, Worker, Workers};

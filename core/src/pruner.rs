@@ -13,6 +13,11 @@ use crate::trial::Trial;
 pub trait Pruner: Send {
     /// Whether `trial` should stop now.
     fn should_prune(&self, trial: &Trial, history: &History) -> bool;
+
+    /// A short name for error messages.
+    fn name(&self) -> &str {
+        crate::sampler::short_type_name(std::any::type_name::<Self>())
+    }
 }
 
 /// Never prunes: the default.
@@ -28,5 +33,9 @@ impl Pruner for NopPruner {
 impl<P: Pruner + ?Sized> Pruner for Box<P> {
     fn should_prune(&self, trial: &Trial, history: &History) -> bool {
         (**self).should_prune(trial, history)
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
     }
 }

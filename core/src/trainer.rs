@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use crate::callback::{CallbackList, Control, TrialInfo};
 use crate::error::{BoxError, Error, Result};
 use crate::params::Params;
+use crate::space::SearchSpace;
 use crate::study::Study;
 
 /// Turns a trial's params into an objective value: trains a model and scores it.
@@ -43,11 +44,23 @@ pub trait Trainer {
     /// [`Control::Stop`]: the trial is then recorded as pruned, whatever `fit` returns.
     /// Drive the callbacks in [`TrialContext::callbacks`].
     fn fit(&mut self, params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError>;
+
+    /// Refuses, before any trial runs, a search space this trainer cannot use: a
+    /// parameter it would ignore (a misspelt `learning_rate` for `lr` tunes nothing),
+    /// a value it cannot take. `optimize` ends with this error. Accepts every space by
+    /// default.
+    fn check_space(&self, _space: &SearchSpace) -> Result<(), BoxError> {
+        Ok(())
+    }
 }
 
 impl<T: Trainer + ?Sized> Trainer for Box<T> {
     fn fit(&mut self, params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
         (**self).fit(params, ctx)
+    }
+
+    fn check_space(&self, space: &SearchSpace) -> Result<(), BoxError> {
+        (**self).check_space(space)
     }
 }
 
@@ -132,7 +145,7 @@ impl<'a> TrialContext<'a> {
             None => false,
         };
         self.pruned |= prune;
-        self.interrupted |= self.study.is_some_and(Study::is_interrupted);
+        self.interrupted |= self.study.is_some_and(Study::should_stop);
         Ok(if prune || self.interrupted {
             Control::Stop
         } else {

@@ -14,7 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Event, Storage};
+use super::{Event, Record, Storage};
 use crate::error::{Error, Result};
 
 /// A study's events in a JSON Lines file.
@@ -55,6 +55,16 @@ impl JournalStorage {
             .create(true)
             .open(&path)
             .map_err(io)?;
+        // A device such as /dev/full or /dev/zero reads forever and cannot hold lines.
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(Error::Io {
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a journal must be a regular file",
+                ),
+            });
+        }
         Ok(Self {
             path,
             file,
@@ -119,6 +129,15 @@ impl JournalStorage {
 
 impl Storage for JournalStorage {
     fn append(&mut self, event: &Event) -> Result<()> {
+        if let Some(what) = event.non_finite() {
+            return Err(Error::Io {
+                path: self.path.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("refusing to write an event with a non-finite {what}: JSON cannot hold it"),
+                ),
+            });
+        }
         let line = serde_json::to_vec(event).map_err(|e| self.io(e.into()))?;
         if self.locked {
             self.write_line(&line, event.is_durable())
@@ -130,7 +149,7 @@ impl Storage for JournalStorage {
         }
     }
 
-    fn read_new(&mut self) -> Result<Vec<Event>> {
+    fn read_new(&mut self) -> Result<Vec<Record>> {
         let mut bytes = Vec::new();
         (&self.file)
             .seek(SeekFrom::Start(self.offset))
@@ -149,13 +168,16 @@ impl Storage for JournalStorage {
             let line = &raw[..raw.len() - 1];
             if !line.iter().all(u8::is_ascii_whitespace) {
                 match serde_json::from_slice::<Event>(line) {
-                    Ok(event) => events.push(event),
+                    Ok(event) => events.push(Record {
+                        position: self.lines as u64,
+                        event,
+                    }),
                     Err(e) if e.is_eof() => self.warn_torn(at, line.len()),
                     Err(e) => {
                         return Err(Error::CorruptJournal {
                             path: self.path.clone(),
                             line: self.lines,
-                            message: e.to_string(),
+                            message: describe(&e),
                         })
                     }
                 }
@@ -187,10 +209,22 @@ impl Storage for JournalStorage {
     }
 }
 
+/// serde's message without its "at line 1 column N", which would contradict the
+/// journal's own line number; the column stays.
+fn describe(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let message = text.split(" at line ").next().unwrap_or(&text);
+    format!("{message} (column {})", e.column())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::trial::TrialState;
+
+    fn events(records: Vec<Record>) -> Vec<Event> {
+        records.into_iter().map(|r| r.event).collect()
+    }
 
     fn finished(number: u64) -> Event {
         Event::TrialFinished {
@@ -209,11 +243,11 @@ mod tests {
         let mut writer = JournalStorage::open(&path).unwrap();
         let mut reader = JournalStorage::open(&path).unwrap();
         writer.append(&finished(0)).unwrap();
-        assert_eq!(reader.read_new().unwrap(), [finished(0)]);
+        assert_eq!(events(reader.read_new().unwrap()), [finished(0)]);
         writer.append(&finished(1)).unwrap();
         writer.append(&finished(2)).unwrap();
-        assert_eq!(reader.read_new().unwrap(), [finished(1), finished(2)]);
-        assert!(reader.read_new().unwrap().is_empty());
+        assert_eq!(events(reader.read_new().unwrap()), [finished(1), finished(2)]);
+        assert!(events(reader.read_new().unwrap()).is_empty());
     }
 
     #[test]
@@ -232,13 +266,15 @@ mod tests {
 
         let mut reopened = JournalStorage::open(&path).unwrap();
         reopened.lock().unwrap();
-        assert_eq!(reopened.read_new().unwrap(), [finished(0)]);
+        assert_eq!(events(reopened.read_new().unwrap()), [finished(0)]);
         reopened.append(&finished(2)).unwrap();
         reopened.unlock().unwrap();
-        assert_eq!(reopened.read_new().unwrap(), [finished(2)]);
+        assert_eq!(events(reopened.read_new().unwrap()), [finished(2)]);
 
         let mut fresh = JournalStorage::open(&path).unwrap();
-        assert_eq!(fresh.read_new().unwrap(), [finished(0), finished(2)]);
+        let records = fresh.read_new().unwrap();
+        assert_eq!(records[1].position, 3, "positions are line numbers");
+        assert_eq!(events(records), [finished(0), finished(2)]);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text.lines().count(),
@@ -281,7 +317,7 @@ mod tests {
             .read_new()
             .unwrap()
             .into_iter()
-            .map(|e| match e {
+            .map(|r| match r.event {
                 Event::TrialReported { value, .. } => value,
                 other => panic!("{other:?}"),
             })

@@ -1,6 +1,6 @@
 //! Storage that lives and dies with the process: for tests and throwaway studies.
 
-use super::{Event, Storage};
+use super::{Event, Record, Storage};
 use crate::error::Result;
 
 /// Events kept in memory.
@@ -28,8 +28,13 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    fn read_new(&mut self) -> Result<Vec<Event>> {
-        let new = self.events[self.read..].to_vec();
+    fn read_new(&mut self) -> Result<Vec<Record>> {
+        let new = (self.read..self.events.len())
+            .map(|i| Record {
+                position: i as u64 + 1,
+                event: self.events[i].clone(),
+            })
+            .collect();
         self.read = self.events.len();
         Ok(new)
     }

@@ -21,14 +21,30 @@ use crate::trial::{Direction, TrialState};
 /// The version of the event format written by this build.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Which process started a trial, so a reopened study can tell a trial that another
-/// live process is running from one whose process died.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Which process started a trial, so that any reader of the study can tell a trial that
+/// a live process is running from one whose process died.
+///
+/// See [`crate::study`]'s liveness rule: an owner on the reader's own host (same
+/// hostname, boot and PID namespace) is alive exactly while its pid runs with the same
+/// start time; any other owner is alive while it beats (a [`Event::Heartbeat`]) at least
+/// once per `grace` seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Owner {
-    /// The operating system's process id.
+    /// The operating system's process id, as the owner's PID namespace numbers it.
     pub pid: u32,
-    /// A random token of the study object within that process.
+    /// A random token of the study object within that process; heartbeats carry it.
     pub token: u64,
+    /// Hostname, boot id and PID namespace of the owner: two owners with equal hosts can
+    /// check each other's pids. `None` in journals written before heartbeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The process's start time (clock ticks after boot), so a reused pid is not taken
+    /// for the owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<u64>,
+    /// Seconds without a heartbeat after which the owner's trials are stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace: Option<f64>,
 }
 
 /// One entry of a study's log.
@@ -87,14 +103,44 @@ pub enum Event {
         time: f64,
     },
     /// Params to run before the sampler is asked again. Queue entries are numbered by
-    /// their order among `TrialEnqueued` events.
+    /// their order among `TrialEnqueued` and `TrialRequeued` events.
     TrialEnqueued {
         /// The params.
         params: Params,
-        /// The failed trial this one retries.
+        /// The failed trial this one retries (journals before `TrialRequeued`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_of: Option<u64>,
     },
+    /// A running trial failed and its params queued again, as one event: a crash
+    /// recovered on reopening, an interrupted trial, a device error. One line, so no
+    /// kill can leave the failure without its retry.
+    TrialRequeued {
+        /// The trial that failed.
+        number: u64,
+        /// Why.
+        error: String,
+        /// Whether its process died (counts toward the study's `max_retries`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        died: bool,
+        /// Seconds since the Unix epoch.
+        time: f64,
+    },
+    /// A live process still runs its trials.
+    Heartbeat {
+        /// The [`Owner::token`] of the beating study.
+        token: u64,
+        /// Seconds since the Unix epoch.
+        time: f64,
+    },
+}
+
+/// An event with its place in the storage, for error messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// 1-based: the line of a journal, the index in memory.
+    pub position: u64,
+    /// The event.
+    pub event: Event,
 }
 
 impl Event {
@@ -104,8 +150,40 @@ impl Event {
     pub fn is_durable(&self) -> bool {
         matches!(
             self,
-            Event::StudyCreated { .. } | Event::TrialFinished { .. } | Event::TrialEnqueued { .. }
+            Event::StudyCreated { .. }
+                | Event::TrialFinished { .. }
+                | Event::TrialEnqueued { .. }
+                | Event::TrialRequeued { .. }
         )
+    }
+
+    /// The first number in the event that is NaN or infinite, named: JSON has no such
+    /// numbers, so an event holding one could be written but never read back.
+    pub fn non_finite(&self) -> Option<String> {
+        let bad = |x: f64| !x.is_finite();
+        let params_bad = |p: &Params| {
+            p.iter().find_map(|(name, v)| match v {
+                crate::params::Value::Float(x) if bad(*x) => Some(format!("param `{name}` = {x}")),
+                _ => None,
+            })
+        };
+        match self {
+            Event::StudyCreated { time, .. } | Event::Heartbeat { time, .. } => {
+                bad(*time).then(|| format!("time {time}"))
+            }
+            Event::TrialStarted {
+                params, unit, time, ..
+            } => params_bad(params)
+                .or_else(|| unit.iter().find(|u| bad(**u)).map(|u| format!("unit coordinate {u}")))
+                .or_else(|| bad(*time).then(|| format!("time {time}"))),
+            Event::TrialReported { value, .. } => bad(*value).then(|| format!("value {value}")),
+            Event::TrialFinished { value, time, .. } => value
+                .filter(|v| bad(*v))
+                .map(|v| format!("value {v}"))
+                .or_else(|| bad(*time).then(|| format!("time {time}"))),
+            Event::TrialEnqueued { params, .. } => params_bad(params),
+            Event::TrialRequeued { time, .. } => bad(*time).then(|| format!("time {time}")),
+        }
     }
 }
 
@@ -118,8 +196,8 @@ pub trait Storage: Send {
     fn append(&mut self, event: &Event) -> Result<()>;
 
     /// The events that any writer appended since the last call (all of them, the first
-    /// time).
-    fn read_new(&mut self) -> Result<Vec<Event>>;
+    /// time), with their positions.
+    fn read_new(&mut self) -> Result<Vec<Record>>;
 
     /// Takes the storage's exclusive lock; held from reading to appending a trial start.
     fn lock(&mut self) -> Result<()> {
@@ -139,7 +217,7 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     fn append(&mut self, event: &Event) -> Result<()> {
         (**self).append(event)
     }
-    fn read_new(&mut self) -> Result<Vec<Event>> {
+    fn read_new(&mut self) -> Result<Vec<Record>> {
         (**self).read_new()
     }
     fn lock(&mut self) -> Result<()> {

@@ -5,11 +5,14 @@ use std::fmt;
 use crate::history::History;
 use crate::trial::Trial;
 
-/// The best complete trials, best first. `Display` prints an aligned text table.
+/// The best complete trials, best first, and the trials that failed for good.
+/// `Display` prints an aligned text table, then one line per failed trial.
 #[derive(Debug, Clone)]
 pub struct Leaderboard {
     /// The trials, best first.
     pub rows: Vec<Trial>,
+    /// Failed trials that will not run again, in number order.
+    pub failed: Vec<Trial>,
 }
 
 impl Leaderboard {
@@ -22,14 +25,34 @@ impl Leaderboard {
             .take(top)
             .filter_map(|o| history.get(o.number).cloned())
             .collect();
-        Self { rows }
+        Self {
+            rows,
+            failed: Vec::new(),
+        }
+    }
+
+    fn write_failed(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 5;
+        if self.failed.is_empty() {
+            return Ok(());
+        }
+        writeln!(f, "failed for good: {} trials", self.failed.len())?;
+        for t in self.failed.iter().take(SHOWN) {
+            let why = t.error.as_deref().unwrap_or("no reason recorded");
+            writeln!(f, "  trial {}: {why}", t.number)?;
+        }
+        if self.failed.len() > SHOWN {
+            writeln!(f, "  ... and {} more", self.failed.len() - SHOWN)?;
+        }
+        Ok(())
     }
 }
 
 impl fmt::Display for Leaderboard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(first) = self.rows.first() else {
-            return writeln!(f, "(no complete trials)");
+            writeln!(f, "(no complete trials)")?;
+            return self.write_failed(f);
         };
         let mut header = vec![
             "rank".to_owned(),
@@ -71,6 +94,6 @@ impl fmt::Display for Leaderboard {
                 .collect();
             writeln!(f, "{}", cells.join("  "))?;
         }
-        Ok(())
+        self.write_failed(f)
     }
 }

@@ -1,32 +1,38 @@
 //! The study: a search space, a sampler, a storage, and the trials they produce.
 //!
-//! A study is the fold of its storage's events. Every call that changes it takes the
-//! in-process mutex and the storage's lock, reads the events other writers added,
-//! applies them, then appends its own: so trial numbers come from line order and two
-//! processes on one journal never clash. No user code (trainers, callbacks) runs under
-//! the lock; samplers and pruners do, and a panicking sampler becomes an error.
+//! A study is the fold of its storage's events ([`ledger`]). Every call that changes it
+//! takes the in-process mutex and the storage's lock, reads the events other writers
+//! added, applies them, then appends its own: so trial numbers come from line order and
+//! two processes on one journal never clash. No user code (trainers, callbacks) runs
+//! under the lock; samplers and pruners do, and a panicking one becomes an error.
 
+mod builder;
 mod leaderboard;
+mod ledger;
+mod liveness;
 mod optimize;
 
+pub use builder::StudyBuilder;
 pub use leaderboard::Leaderboard;
+pub use liveness::{DEFAULT_HEARTBEAT, GRACE_BEATS};
 pub use optimize::Summary;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::callback::TrialInfo;
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::params::Params;
-use crate::pruner::{NopPruner, Pruner};
+use crate::pruner::Pruner;
 use crate::sampler::{trial_rng, Sampler};
 use crate::space::SearchSpace;
-use crate::storage::{Event, JournalStorage, MemoryStorage, Owner, Storage, FORMAT_VERSION};
+use crate::storage::{Event, Owner, Storage};
 use crate::trial::{now_secs, Direction, Trial, TrialState};
+use ledger::Ledger;
+use liveness::Heartbeat;
 
 /// How a trial ended, as told by whoever ran it.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,13 +65,38 @@ pub enum Outcome {
 /// assert!(study.best_trial()?.unwrap().value.unwrap() < 0.5);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// # When a process dies
+///
+/// Each trial records its owner: host (hostname, boot id and PID namespace), pid,
+/// the process's start time and a token. When the study opens, and before each new
+/// trial, running trials whose owner is gone are failed and their params queued again,
+/// in one event, so that no kill can leave one without the other. An owner is gone
+///
+/// - on the same host: when its pid no longer runs, or runs with another start time
+///   (the pid was reused);
+/// - anywhere else (another machine sharing the journal, a container in its own PID
+///   namespace): when it has not sent a heartbeat for its grace period. A study with
+///   running trials appends one every [`StudyBuilder::heartbeat`] interval (10 s by
+///   default; one line of about 60 bytes, some 22 KB an hour), and its grace is three
+///   intervals unless [`StudyBuilder::grace`] says otherwise. Clocks of machines that
+///   share a study must agree to well within the grace.
+///
+/// Params whose process died more than [`StudyBuilder::max_retries`] times (2 by
+/// default) are failed for good instead ([`Study::failed_for_good`]).
 pub struct Study {
     space: SearchSpace,
     direction: Direction,
     seed: u64,
     owner: Owner,
-    state: Mutex<State>,
+    retry_crashed: bool,
+    max_retries: u32,
+    state: Arc<Mutex<State>>,
     interrupted: AtomicBool,
+    /// Set when `optimize` fails (a storage that cannot be written): running trials
+    /// stop at their next report.
+    aborted: AtomicBool,
+    _heartbeat: Heartbeat,
 }
 
 /// Everything behind the study's lock.
@@ -73,42 +104,18 @@ struct State {
     storage: Box<dyn Storage>,
     sampler: Box<dyn Sampler>,
     pruner: Box<dyn Pruner>,
-    history: History,
-    created: Option<(SearchSpace, Direction)>,
-    /// Enqueued params in order, with whether a trial has taken them.
-    queue: Vec<(Params, bool)>,
-    /// Failed trials that were enqueued again; they do not count toward `n_trials`.
-    retried: HashSet<u64>,
+    ledger: Ledger,
     /// Queue entries that retry a device failure, with the worker that must not take
     /// them (this process only).
     avoid: HashMap<usize, usize>,
-    owners: Vec<Owner>,
 }
 
 impl State {
-    fn new(
-        storage: Box<dyn Storage>,
-        sampler: Box<dyn Sampler>,
-        pruner: Box<dyn Pruner>,
-        history: History,
-    ) -> Self {
-        Self {
-            storage,
-            sampler,
-            pruner,
-            history,
-            created: None,
-            queue: Vec::new(),
-            retried: HashSet::new(),
-            avoid: HashMap::new(),
-            owners: Vec::new(),
-        }
-    }
-
     /// Reads and applies the events other writers appended.
     fn sync(&mut self) -> Result<()> {
-        for event in self.storage.read_new()? {
-            self.apply(event)?;
+        let location = self.storage.location();
+        for record in self.storage.read_new()? {
+            self.ledger.apply(record, &location)?;
         }
         Ok(())
     }
@@ -119,121 +126,35 @@ impl State {
         self.storage.append(&event)?;
         self.sync()
     }
+}
 
-    fn apply(&mut self, event: Event) -> Result<()> {
-        match event {
-            Event::StudyCreated {
-                space, direction, ..
-            } => {
-                if self.created.is_none() {
-                    self.created = Some((space, direction));
-                }
-            }
-            Event::TrialStarted {
-                number,
-                params,
-                unit,
-                time,
-                owner,
-                queued,
-            } => {
-                if number != self.history.len() as u64 {
-                    return Err(Error::CorruptJournal {
-                        path: PathBuf::from(self.storage.location()),
-                        line: 0,
-                        message: format!(
-                            "trial {number} started after {} trials: numbers out of order",
-                            self.history.len()
-                        ),
-                    });
-                }
-                if let Some(entry) = queued.and_then(|q| self.queue.get_mut(q as usize)) {
-                    entry.1 = true;
-                }
-                self.owners.push(owner);
-                self.history.push(Trial {
-                    number,
-                    params,
-                    unit,
-                    state: TrialState::Running,
-                    value: None,
-                    intermediate: Default::default(),
-                    started: time,
-                    finished: None,
-                    error: None,
-                });
-            }
-            Event::TrialReported {
-                number,
-                step,
-                value,
-            } => {
-                if let Some(t) = self.history.get_mut(number) {
-                    t.intermediate.insert(step, value);
-                }
-            }
-            Event::TrialFinished {
-                number,
-                state,
-                value,
-                error,
-                time,
-            } => {
-                if let Some(t) = self.history.get_mut(number) {
-                    t.state = state;
-                    t.value = value;
-                    t.error = error;
-                    t.finished = Some(time);
-                }
-            }
-            Event::TrialEnqueued { params, retry_of } => {
-                self.queue.push((params, false));
-                if let Some(n) = retry_of {
-                    self.retried.insert(n);
-                }
-            }
+/// Appends a heartbeat for owner `token` when it has running trials; false once the
+/// storage fails (the thread then stops: the study's own calls report the error).
+fn beat(state: &Mutex<State>, token: u64) -> bool {
+    let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+    let result = state.storage.lock().and_then(|_| {
+        state.sync()?;
+        let ledger = &state.ledger;
+        let runs = ledger
+            .history
+            .in_state(TrialState::Running)
+            .any(|t| ledger.owners[t.number as usize].token == token);
+        if runs {
+            state.record(Event::Heartbeat {
+                token,
+                time: now_secs(),
+            })?;
         }
         Ok(())
-    }
-
-    /// Trials that count toward `optimize`'s target: finished ones that were not
-    /// retried, plus running ones.
-    fn counted(&self) -> usize {
-        self.history
-            .trials()
-            .iter()
-            .filter(|t| !(t.state == TrialState::Failed && self.retried.contains(&t.number)))
-            .count()
-    }
-
-    fn running(&self, number: u64) -> Result<&Trial> {
-        let trial = self
-            .history
-            .get(number)
-            .ok_or(Error::UnknownTrial(number))?;
-        if trial.state != TrialState::Running {
-            return Err(Error::TrialNotRunning {
-                number,
-                state: trial.state.to_string(),
-            });
-        }
-        Ok(trial)
-    }
+    });
+    let unlocked = state.storage.unlock();
+    result.and(unlocked).is_ok()
 }
 
 impl Study {
     /// Starts building a study over `space`.
     pub fn builder(space: SearchSpace) -> StudyBuilder {
-        StudyBuilder {
-            space,
-            direction: Direction::Minimize,
-            sampler: None,
-            pruner: Box::new(NopPruner),
-            storage: StorageChoice::Memory,
-            seed: 0,
-            retry_crashed: true,
-            warm_start: Vec::new(),
-        }
+        StudyBuilder::new(space)
     }
 
     /// The search space.
@@ -252,8 +173,9 @@ impl Study {
     }
 
     fn lock_state(&self) -> MutexGuard<'_, State> {
-        // A panic under the lock can only come from a pruner or storage bug; the state
-        // is a fold of durable events, so carrying on with it is safe.
+        // A panic under the lock can only come from a storage bug (samplers and
+        // pruners run under catch_unwind); the state is a fold of durable events, so
+        // carrying on with it is safe.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -290,23 +212,26 @@ impl Study {
         self.interrupted.load(Ordering::SeqCst)
     }
 
-    /// Records trial `number` as failed with `reason` and queues its params again;
-    /// `avoid` keeps the retry away from the worker that failed it (for this process).
+    /// Whether running trials should stop now: interrupted, or `optimize` failed.
+    pub(crate) fn should_stop(&self) -> bool {
+        self.is_interrupted() || self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// Records trial `number` as failed with `reason` and queues its params again, as
+    /// one event; `avoid` keeps the retry away from the worker that failed it (for this
+    /// process).
     pub(crate) fn requeue(&self, number: u64, reason: &str, avoid: Option<usize>) -> Result<()> {
-        self.tell(number, Outcome::Failed(reason.into()))?;
         self.locked(|state| {
-            let params = state
-                .history
-                .get(number)
-                .ok_or(Error::UnknownTrial(number))?
-                .params
-                .clone();
+            state.ledger.running(number)?;
             if let Some(worker) = avoid {
-                state.avoid.insert(state.queue.len(), worker);
+                let entry = state.ledger.queue.len();
+                state.avoid.insert(entry, worker);
             }
-            state.record(Event::TrialEnqueued {
-                params,
-                retry_of: Some(number),
+            state.record(Event::TrialRequeued {
+                number,
+                error: reason.into(),
+                died: false,
+                time: now_secs(),
             })
         })
     }
@@ -320,27 +245,28 @@ impl Study {
         limit: usize,
         avoid_for: Option<usize>,
     ) -> Result<Option<(TrialInfo, bool)>> {
-        if self.is_interrupted() {
+        if self.should_stop() {
             return Ok(None);
         }
         self.locked(|state| {
-            if state.counted() >= limit {
+            self.recover_stale(state)?;
+            if state.ledger.counted() >= limit {
                 return Ok(None);
             }
-            let number = state.history.len() as u64;
-            let queued = (0..state.queue.len()).find(|&q| {
-                !state.queue[q].1
+            let number = state.ledger.history.len() as u64;
+            let queued = (0..state.ledger.queue.len()).find(|&q| {
+                !state.ledger.queue[q].taken
                     && (avoid_for.is_none() || state.avoid.get(&q) != avoid_for.as_ref())
             });
             let params = match queued {
-                Some(q) => state.queue[q].0.clone(),
+                Some(q) => state.ledger.queue[q].params.clone(),
                 None => {
                     let mut rng = trial_rng(self.seed, number);
                     let State {
-                        sampler, history, ..
+                        sampler, ledger, ..
                     } = &mut *state;
                     let suggested = catch_unwind(AssertUnwindSafe(|| {
-                        sampler.suggest(&self.space, history, &mut rng)
+                        sampler.suggest(&self.space, &ledger.history, &mut rng)
                     }))
                     .map_err(|panic| Error::Sampler {
                         sampler: sampler.name().to_owned(),
@@ -360,7 +286,7 @@ impl Study {
                 params: params.clone(),
                 unit,
                 time: now_secs(),
-                owner: self.owner,
+                owner: self.owner.clone(),
                 queued: queued.map(|q| q as u64),
             })?;
             let is_retry = queued.is_some_and(|q| state.avoid.contains_key(&q));
@@ -372,7 +298,7 @@ impl Study {
     /// this returns.
     pub fn tell(&self, number: u64, outcome: Outcome) -> Result<()> {
         self.locked(|state| {
-            let trial = state.running(number)?;
+            let trial = state.ledger.running(number)?;
             let (finished, value, error) = match outcome {
                 Outcome::Complete(v) if v.is_finite() => (TrialState::Complete, Some(v), None),
                 Outcome::Complete(v) => (
@@ -399,6 +325,7 @@ impl Study {
 
     /// Records an intermediate value of a running trial; returns whether the pruner
     /// wants it stopped. Trainers call this through [`crate::TrialContext::report`].
+    /// A pruner that panics is an error that names it, so the trial fails.
     pub fn report(&self, number: u64, step: u64, value: f64) -> Result<bool> {
         if !value.is_finite() {
             return Err(Error::NonFiniteReport {
@@ -408,14 +335,21 @@ impl Study {
             });
         }
         self.locked(|state| {
-            state.running(number)?;
+            state.ledger.running(number)?;
             state.record(Event::TrialReported {
                 number,
                 step,
                 value,
             })?;
-            let trial = state.running(number)?;
-            Ok(state.pruner.should_prune(trial, &state.history))
+            let trial = state.ledger.running(number)?;
+            let pruner = &state.pruner;
+            catch_unwind(AssertUnwindSafe(|| {
+                pruner.should_prune(trial, &state.ledger.history)
+            }))
+            .map_err(|panic| Error::Pruner {
+                pruner: pruner.name().to_owned(),
+                message: format!("panicked: {}", panic_message(&*panic)),
+            })
         })
     }
 
@@ -433,7 +367,7 @@ impl Study {
 
     /// A snapshot of the history, with what other writers added.
     pub fn history(&self) -> Result<History> {
-        self.locked(|state| Ok(state.history.clone()))
+        self.locked(|state| Ok(state.ledger.history.clone()))
     }
 
     /// Every trial, in number order.
@@ -446,15 +380,108 @@ impl Study {
         Ok(self.history()?.best().cloned())
     }
 
-    /// The `top` best complete trials, best first, as a printable table.
+    /// Failed trials that will not run again, with their errors: a trainer's error, a
+    /// configuration whose process died more than `max_retries` times.
+    pub fn failed_for_good(&self) -> Result<Vec<Trial>> {
+        self.locked(|state| Ok(state.ledger.given_up().cloned().collect()))
+    }
+
+    /// The `top` best complete trials, best first, as a printable table; trials that
+    /// failed for good are listed below it.
     pub fn leaderboard(&self, top: usize) -> Result<Leaderboard> {
-        Ok(Leaderboard::new(&self.history()?, top))
+        self.locked(|state| {
+            let mut board = Leaderboard::new(&state.ledger.history, top);
+            board.failed = state.ledger.given_up().cloned().collect();
+            Ok(board)
+        })
+    }
+
+    /// Fails the running trials whose owner is gone (see the module's liveness rule);
+    /// each is queued again in the same event unless its params already killed their
+    /// process `max_retries` times.
+    fn recover_stale(&self, state: &mut State) -> Result<()> {
+        let now = now_secs();
+        let ledger = &state.ledger;
+        let stale: Vec<(u64, String, u32)> = ledger
+            .history
+            .in_state(TrialState::Running)
+            .filter_map(|t| {
+                let n = t.number;
+                let why = liveness::stale(&ledger.owners[n as usize], ledger.last_seen(n), now)?;
+                Some((n, why, ledger.deaths[n as usize] + 1))
+            })
+            .collect();
+        for (number, why, deaths) in stale {
+            let event = if self.retry_crashed && deaths <= self.max_retries {
+                Event::TrialRequeued {
+                    number,
+                    error: why,
+                    died: true,
+                    time: now,
+                }
+            } else {
+                let error = if self.retry_crashed {
+                    format!(
+                        "its process died {deaths} times running these params; not retried again \
+                         (max_retries = {}); last: {why}",
+                        self.max_retries
+                    )
+                } else {
+                    why
+                };
+                Event::TrialFinished {
+                    number,
+                    state: TrialState::Failed,
+                    value: None,
+                    error: Some(error),
+                    time: now,
+                }
+            };
+            state.record(event)?;
+        }
+        Ok(())
+    }
+}
+
+/// What differs between the space a study was created with and the one it is opened
+/// with, parameter by parameter; empty when they are equal.
+fn space_differences(created: &SearchSpace, opened: &SearchSpace) -> String {
+    let mut lines = Vec::new();
+    for p in created.params() {
+        match opened.param(&p.name) {
+            None => lines.push(format!("`{}` ({}) is not in this space", p.name, p.domain)),
+            Some((_, q)) if q.domain != p.domain => lines.push(format!(
+                "`{}` was {}, now {}",
+                p.name, p.domain, q.domain
+            )),
+            Some((_, q)) if q.prior != p.prior => {
+                lines.push(format!("`{}` has another prior", p.name))
+            }
+            Some(_) => {}
+        }
+    }
+    for q in opened.params() {
+        if created.param(&q.name).is_none() {
+            lines.push(format!("`{}` ({}) is new", q.name, q.domain));
+        }
+    }
+    let order = |s: &SearchSpace| s.params().iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    if lines.is_empty() && order(created) != order(opened) {
+        lines.push(format!(
+            "the parameters are in another order: it has {}",
+            order(created).join(", ")
+        ));
+    }
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("its search space differs: {}", lines.join("; "))
     }
 }
 
 impl Drop for Study {
     fn drop(&mut self) {
-        live_tokens().retain(|&t| t != self.owner.token);
+        liveness::live_tokens().retain(|&t| t != self.owner.token);
     }
 }
 
@@ -465,250 +492,6 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "a panic without a message".to_owned()
-    }
-}
-
-/// Tokens of the studies alive in this process: a running trial whose owner is this
-/// process but not one of these was left behind by a dropped study.
-fn live_tokens() -> MutexGuard<'static, Vec<u64>> {
-    static TOKENS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-    TOKENS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Whether the process (and study object) that started a trial still runs.
-///
-/// Other processes are looked up in `/proc`; where there is no `/proc` (not Linux),
-/// every other process counts as gone, which suits the common case of resuming after
-/// a crash but would fail the running trials of a second live process.
-fn owner_alive(owner: &Owner) -> bool {
-    if owner.pid == std::process::id() {
-        live_tokens().contains(&owner.token)
-    } else {
-        std::path::Path::new(&format!("/proc/{}", owner.pid)).exists()
-    }
-}
-
-/// The complete trials of the study in `journal`, re-expressed in `space`.
-fn earlier_trials(
-    journal: &std::path::Path,
-    space: &SearchSpace,
-    direction: Direction,
-) -> Result<Vec<Trial>> {
-    if !journal.exists() {
-        return Err(Error::Config(format!(
-            "warm start: no journal at {}",
-            journal.display()
-        )));
-    }
-    let mut storage = JournalStorage::open(journal)?;
-    let mut state = State::new(
-        Box::new(MemoryStorage::new()),
-        Box::new(crate::testing::UniformSampler),
-        Box::new(NopPruner),
-        History::new(Vec::new(), direction),
-    );
-    for event in storage.read_new()? {
-        state.apply(event)?;
-    }
-    if let Some((_, earlier)) = &state.created {
-        if *earlier != direction {
-            return Err(Error::StudyMismatch {
-                path: journal.to_owned(),
-                message: format!("warm start: it was created to {earlier:?}, not {direction:?}"),
-            });
-        }
-    }
-    Ok(state
-        .history
-        .in_state(TrialState::Complete)
-        .filter_map(|t| {
-            let unit = space.to_unit(&t.params).ok()?;
-            Some(Trial { unit, ..t.clone() })
-        })
-        .collect())
-}
-
-enum StorageChoice {
-    Memory,
-    Journal(PathBuf),
-    Custom(Box<dyn Storage>),
-}
-
-/// Configures a [`Study`]; [`StudyBuilder::build`] opens or creates it.
-pub struct StudyBuilder {
-    space: SearchSpace,
-    direction: Direction,
-    sampler: Option<Box<dyn Sampler>>,
-    pruner: Box<dyn Pruner>,
-    storage: StorageChoice,
-    seed: u64,
-    retry_crashed: bool,
-    warm_start: Vec<PathBuf>,
-}
-
-impl StudyBuilder {
-    /// Minimize (the default) or maximize.
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
-        self
-    }
-
-    /// Where proposals come from (required).
-    pub fn sampler(mut self, sampler: impl Sampler + 'static) -> Self {
-        self.sampler = Some(Box::new(sampler));
-        self
-    }
-
-    /// Which trials stop early (default: none).
-    pub fn pruner(mut self, pruner: impl Pruner + 'static) -> Self {
-        self.pruner = Box::new(pruner);
-        self
-    }
-
-    /// Persists the study in a JSON Lines journal at `path`; reopening the same path
-    /// continues the study. Without a storage the study lives in memory.
-    pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
-        self.storage = StorageChoice::Journal(path.into());
-        self
-    }
-
-    /// Persists the study in any storage.
-    pub fn storage(mut self, storage: impl Storage + 'static) -> Self {
-        self.storage = StorageChoice::Custom(Box::new(storage));
-        self
-    }
-
-    /// The seed that, with a trial's number, fixes what the sampler draws for it
-    /// (default 0). The same seed and one worker give the same sequence of params.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Whether trials left running by a process that died are queued to run again
-    /// (default: yes). Either way they are marked failed.
-    pub fn retry_crashed(mut self, retry: bool) -> Self {
-        self.retry_crashed = retry;
-        self
-    }
-
-    /// Lends the complete trials of an earlier study's journal to model-based samplers
-    /// (GP, TPE) as evidence, so a study re-run on changed data or code starts from what
-    /// was learned. The earlier study must have the same direction; its trials whose
-    /// params do not fit this space are skipped. They do not count as trials of this
-    /// study. May be called several times.
-    pub fn warm_start(mut self, journal: impl Into<PathBuf>) -> Self {
-        self.warm_start.push(journal.into());
-        self
-    }
-
-    /// Opens the storage, checks that it belongs to this space and direction (or
-    /// starts it), and fails the trials whose process died.
-    pub fn build(self) -> Result<Study> {
-        let sampler = self.sampler.ok_or_else(|| {
-            Error::Config(
-                "no sampler set: call .sampler(..), e.g. knob_samplers::RandomSampler".into(),
-            )
-        })?;
-        let storage: Box<dyn Storage> = match self.storage {
-            StorageChoice::Memory => Box::new(MemoryStorage::new()),
-            StorageChoice::Journal(path) => Box::new(JournalStorage::open(path)?),
-            StorageChoice::Custom(storage) => storage,
-        };
-        let prior = self
-            .warm_start
-            .iter()
-            .map(|path| earlier_trials(path, &self.space, self.direction))
-            .collect::<Result<Vec<_>>>()?
-            .concat();
-        let owner = Owner {
-            pid: std::process::id(),
-            token: rand::random(),
-        };
-        live_tokens().push(owner.token);
-        let study = Study {
-            space: self.space,
-            direction: self.direction,
-            seed: self.seed,
-            owner,
-            interrupted: AtomicBool::new(false),
-            state: Mutex::new(State::new(
-                storage,
-                sampler,
-                self.pruner,
-                History::new(Vec::new(), self.direction).with_prior(prior),
-            )),
-        };
-        study.locked(|state| {
-            match &state.created {
-                None => state.record(Event::StudyCreated {
-                    version: FORMAT_VERSION,
-                    space: study.space.clone(),
-                    direction: study.direction,
-                    time: now_secs(),
-                })?,
-                Some((space, direction)) => {
-                    let mismatch = if *direction != study.direction {
-                        Some(format!(
-                            "it was created to {direction:?}, not {:?}",
-                            study.direction
-                        ))
-                    } else if *space != study.space {
-                        Some(format!(
-                            "its search space is {} but this study's is {}",
-                            serde_json::to_string(space).unwrap_or_default(),
-                            serde_json::to_string(&study.space).unwrap_or_default()
-                        ))
-                    } else {
-                        None
-                    };
-                    if let Some(message) = mismatch {
-                        return Err(Error::StudyMismatch {
-                            path: state.storage.location().into(),
-                            message,
-                        });
-                    }
-                }
-            }
-            study.fail_orphans(state, self.retry_crashed)
-        })?;
-        Ok(study)
-    }
-}
-
-impl Study {
-    /// Marks failed the running trials whose process is gone, and queues them again.
-    fn fail_orphans(&self, state: &mut State, retry: bool) -> Result<()> {
-        let orphans: Vec<(u64, Params, u32)> = state
-            .history
-            .in_state(TrialState::Running)
-            .filter(|t| !owner_alive(&state.owners[t.number as usize]))
-            .map(|t| {
-                (
-                    t.number,
-                    t.params.clone(),
-                    state.owners[t.number as usize].pid,
-                )
-            })
-            .collect();
-        for (number, params, pid) in orphans {
-            state.record(Event::TrialFinished {
-                number,
-                state: TrialState::Failed,
-                value: None,
-                error: Some(format!(
-                    "its process (pid {pid}) stopped before the trial finished"
-                )),
-                time: now_secs(),
-            })?;
-            if retry {
-                state.record(Event::TrialEnqueued {
-                    params,
-                    retry_of: Some(number),
-                })?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -846,7 +629,7 @@ mod tests {
             .error
             .as_deref()
             .unwrap()
-            .contains("stopped before"));
+            .contains("dropped before the trial finished"));
         let retry = study.ask().unwrap().unwrap();
         assert_eq!(retry.number, 1);
         assert_eq!(retry.params, abandoned.params);

@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use super::{panic_message, Outcome, Study};
@@ -118,11 +118,9 @@ impl Study {
             return Err(Error::Config("optimize needs at least one worker".into()));
         }
         let started = Instant::now();
-        let abort = AtomicBool::new(false);
+        self.aborted.store(false, Ordering::SeqCst);
+        let pool = Pool::default();
         let live = AtomicUsize::new(workers.len());
-        // Trials of this call between ask and tell: while there are any, an idle worker
-        // waits instead of leaving, since one of them may come back as a retry.
-        let in_flight = AtomicUsize::new(0);
         let retired = AtomicUsize::new(0);
         // A worker may retire unless every other one already has.
         let may_retire = || {
@@ -133,61 +131,82 @@ impl Study {
             ok
         };
         let first_error: Mutex<Option<Error>> = Mutex::new(None);
-        let ran = Mutex::new(0usize);
+        let ran = AtomicUsize::new(0);
         let fail = |e: Error| {
-            abort.store(true, Ordering::SeqCst);
             first_error
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .get_or_insert(e);
+            self.aborted.store(true, Ordering::SeqCst);
+            pool.wake_all();
         };
 
         crossbeam_utils::thread::scope(|scope| {
             for worker in workers.iter() {
                 let (make_trainer, make_callbacks) = (&make_trainer, &make_callbacks);
-                let (abort, fail, ran, live, may_retire, in_flight) =
-                    (&abort, &fail, &ran, &live, &may_retire, &in_flight);
+                let (fail, ran, live, may_retire, pool) = (&fail, &ran, &live, &may_retire, &pool);
                 scope.spawn(move |_| {
                     // Counts this worker out of `live` however it leaves the loop.
-                    let _live = LeaveOnDrop(live);
-                    // `None` when this worker retires: its device cannot build a
-                    // trainer and other workers can carry on.
-                    let build = || match make_trainer(worker) {
-                        Ok(t) => Some(t),
-                        Err(e) if e.downcast_ref::<DeviceError>().is_some() && may_retire() => {
+                    let _live = LeaveOnDrop(live, pool);
+                    // `None` when this worker retires (its device cannot build a trainer
+                    // and other workers can carry on) or the study fails.
+                    let build = || match catch_unwind(AssertUnwindSafe(|| make_trainer(worker))) {
+                        Ok(Ok(t)) => Some(t),
+                        Ok(Err(e)) if e.downcast_ref::<DeviceError>().is_some() && may_retire() => {
                             eprintln!(
                                 "knob: worker {} retires: its trainer on {} failed: {e}",
                                 worker.index, worker.device
                             );
                             None
                         }
-                        Err(e) => {
+                        Ok(Err(e)) => {
                             fail(Error::TrainerFactory {
                                 worker: worker.index,
                                 message: e.to_string(),
                             });
                             None
                         }
+                        Err(panic) => {
+                            fail(Error::TrainerFactory {
+                                worker: worker.index,
+                                message: format!("the factory panicked: {}", panic_message(&*panic)),
+                            });
+                            None
+                        }
                     };
                     let Some(mut trainer) = build() else { return };
+                    if let Err(e) = trainer.check_space(&self.space) {
+                        return fail(Error::Config(format!("the trainer cannot use this search space: {e}")));
+                    }
                     let mut device_errors_in_a_row = 0;
-                    while !abort.load(Ordering::SeqCst) {
+                    while !self.aborted.load(Ordering::SeqCst) {
                         // Retries go to another worker while there is one.
                         let avoid_for = others_live(live).then_some(worker.index);
+                        let generation = pool.generation();
                         let (info, is_retry) = match self.ask_within(n_trials, avoid_for) {
                             Ok(Some(asked)) => asked,
-                            Ok(None) if in_flight.load(Ordering::SeqCst) > 0 && !self.is_interrupted() => {
-                                std::thread::sleep(std::time::Duration::from_millis(5));
-                                continue;
-                            }
+                            // Trials of this call still run: one may come back as a retry.
+                            Ok(None) if !self.should_stop() && pool.wait_for_a_trial_end(generation) => continue,
                             Ok(None) => break,
                             Err(e) => return fail(e),
                         };
-                        in_flight.fetch_add(1, Ordering::SeqCst);
-                        let ran_trial =
-                            self.run_trial(&mut trainer, info.clone(), make_callbacks(&info));
-                        *ran.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                        let _flight = pool.take_off();
+                        let ran_trial = match catch_unwind(AssertUnwindSafe(|| make_callbacks(&info))) {
+                            Ok(callbacks) => self.run_trial(&mut trainer, info.clone(), callbacks),
+                            Err(panic) => TrialRun {
+                                outcome: Some(Outcome::Failed(format!(
+                                    "make_callbacks panicked: {}",
+                                    panic_message(&*panic)
+                                ))),
+                                panicked: false,
+                                device_error: false,
+                            },
+                        };
+                        ran.fetch_add(1, Ordering::SeqCst);
                         let told = match ran_trial.outcome {
+                            None if self.aborted.load(Ordering::SeqCst) => {
+                                self.requeue(info.number, "the study stopped on an error before it finished", None)
+                            }
                             None => self.requeue(info.number, "interrupted before it finished", None),
                             Some(Outcome::Failed(message)) if ran_trial.device_error => {
                                 let message = format!("worker {} on {}: {message}", worker.index, worker.device);
@@ -200,7 +219,7 @@ impl Study {
                             }
                             Some(outcome) => self.tell(info.number, outcome),
                         };
-                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                        drop(_flight);
                         if let Err(e) = told {
                             return fail(e);
                         }
@@ -228,7 +247,7 @@ impl Study {
         let history = self.history()?;
         let count = |state| history.in_state(state).count();
         Ok(Summary {
-            ran: ran.into_inner().unwrap_or_else(|p| p.into_inner()),
+            ran: ran.into_inner(),
             completed: count(TrialState::Complete),
             pruned: count(TrialState::Pruned),
             failed: count(TrialState::Failed),
@@ -279,12 +298,78 @@ fn others_live(live: &AtomicUsize) -> bool {
     live.load(Ordering::SeqCst) > 1
 }
 
-/// Counts a worker out of the live ones when dropped.
-struct LeaveOnDrop<'a>(&'a AtomicUsize);
+/// Counts a worker out of the live ones when dropped, and wakes the waiting ones: the
+/// retry they wait for may now be theirs to take.
+struct LeaveOnDrop<'a>(&'a AtomicUsize, &'a Pool);
 
 impl Drop for LeaveOnDrop<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        self.1.wake_all();
+    }
+}
+
+/// The trials of one `optimize` call between ask and tell, and a condition variable
+/// that idle workers wait on until one of them ends.
+#[derive(Default)]
+struct Pool {
+    flights: Mutex<Flights>,
+    landed: Condvar,
+}
+
+#[derive(Default)]
+struct Flights {
+    /// Trials between ask and tell.
+    in_flight: usize,
+    /// Bumped whenever a trial ends or a worker leaves or the study fails.
+    generation: u64,
+}
+
+impl Pool {
+    fn flights(&self) -> MutexGuard<'_, Flights> {
+        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn generation(&self) -> u64 {
+        self.flights().generation
+    }
+
+    /// Counts a trial in flight until the guard drops.
+    fn take_off(&self) -> InFlight<'_> {
+        self.flights().in_flight += 1;
+        InFlight(self)
+    }
+
+    fn wake_all(&self) {
+        self.flights().generation += 1;
+        self.landed.notify_all();
+    }
+
+    /// Waits until something happened after `seen` (a trial ended, a worker left, the
+    /// study failed); false at once when no trial is in flight, since then nothing
+    /// can come back for a retry.
+    fn wait_for_a_trial_end(&self, seen: u64) -> bool {
+        let mut flights = self.flights();
+        if flights.in_flight == 0 {
+            return flights.generation != seen;
+        }
+        while flights.generation == seen {
+            flights = self
+                .landed
+                .wait(flights)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        true
+    }
+}
+
+/// A trial in flight; landing (drop) wakes the idle workers.
+struct InFlight<'a>(&'a Pool);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.flights().in_flight -= 1;
+        self.0.wake_all();
     }
 }
 
