@@ -60,13 +60,18 @@ impl ConfusionMatrix {
 }
 
 impl Callback for ConfusionMatrix {
+    /// Logging only: a write error must not cost the trial.
+    fn is_observer(&self) -> bool {
+        true
+    }
+
     fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
         self.trial = trial.number;
         let dir = self
             .log_dir
             .join(format!("trial_{:04}", trial.number))
             .join("confusion");
-        self.run = Some(AsyncRun::create(&dir).map_err(|e| format!("{}: {e}", dir.display()))?);
+        self.run = Some(AsyncRun::create(&dir)?);
         Ok(())
     }
 

@@ -38,6 +38,11 @@ impl CsvLogger {
 }
 
 impl Callback for CsvLogger {
+    /// Logging only: a write error must not cost the trial.
+    fn is_observer(&self) -> bool {
+        true
+    }
+
     fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
         self.path = PathBuf::from(
             self.pattern
@@ -45,7 +50,7 @@ impl Callback for CsvLogger {
                 .replace("{trial}", &format!("{:04}", trial.number)),
         );
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(|e| at(dir, e))?;
         }
         let file = File::options()
             .create(true)
@@ -53,7 +58,7 @@ impl Callback for CsvLogger {
             .write(true)
             .truncate(!self.append)
             .open(&self.path)
-            .map_err(|e| format!("CsvLogger: {}: {e}", self.path.display()))?;
+            .map_err(|e| at(&self.path, e))?;
         // Appending to a file with rows keeps its header.
         let has_header = self.append && file.metadata()?.len() > 0;
         self.columns = if has_header {
@@ -77,7 +82,7 @@ impl Callback for CsvLogger {
             .ok_or("CsvLogger: on_train_begin was not called")?;
         if self.columns.is_empty() {
             self.columns = logs.keys().cloned().collect();
-            writeln!(out, "epoch,{}", self.columns.join(","))?;
+            writeln!(out, "epoch,{}", self.columns.join(",")).map_err(|e| at(&self.path, e))?;
         } else if self.columns == ["<existing>"] {
             self.columns = logs.keys().cloned().collect();
         }
@@ -86,11 +91,16 @@ impl Callback for CsvLogger {
             .iter()
             .map(|c| logs.get(c).map_or(String::new(), |v| v.to_string()))
             .collect();
-        writeln!(out, "{epoch},{}", cells.join(","))?;
-        out.flush()
-            .map_err(|e| format!("CsvLogger: {}: {e}", self.path.display()))?;
+        writeln!(out, "{epoch},{}", cells.join(","))
+            .and_then(|_| out.flush())
+            .map_err(|e| at(&self.path, e))?;
         Ok(Control::Continue)
     }
+}
+
+/// An IO error that names its file.
+fn at(path: &std::path::Path, e: std::io::Error) -> BoxError {
+    format!("{}: {e}", path.display()).into()
 }
 
 #[cfg(test)]

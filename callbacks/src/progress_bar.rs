@@ -92,6 +92,11 @@ fn metrics(logs: &Logs) -> String {
 }
 
 impl Callback for ProgressBar {
+    /// Logging only: a write error must not cost the trial.
+    fn is_observer(&self) -> bool {
+        true
+    }
+
     fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
         let epochs = trial.params.usize_or("epochs", self.epochs as usize)? as u64;
         let bar = indicatif::ProgressBar::new(epochs);

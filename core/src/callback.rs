@@ -7,9 +7,11 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::BoxError;
 use crate::params::Params;
+use crate::study::panic_message;
 
 /// Whether training should go on after a hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -201,15 +203,31 @@ pub trait Callback: Send {
     fn name(&self) -> &str {
         crate::sampler::short_type_name(std::any::type_name::<Self>())
     }
+
+    /// Whether this callback only watches training (a logger, a progress bar), so that
+    /// its failure must not cost the trial: a [`CallbackList`] then reports the first
+    /// error as a warning, stops calling the callback for the rest of the run, and
+    /// training goes on. False by default: an error from a callback that steers
+    /// (early stopping, a scheduler) fails the trial.
+    fn is_observer(&self) -> bool {
+        false
+    }
 }
 
 /// Callbacks called in order; itself a callback.
 ///
 /// Every callback sees every hook even when an earlier one asked to stop, as in Keras.
-/// An error names the callback and the hook it came from.
+/// An error names the callback and the hook it came from. An error (or a panic) from an
+/// [observer](Callback::is_observer) is printed once as a warning and that callback
+/// is left out for the rest of the run, so a full disk under the TensorBoard logs
+/// never costs a trained result.
 #[derive(Default)]
 pub struct CallbackList {
     callbacks: Vec<Box<dyn Callback>>,
+    /// Observers that failed in this run, by index, with their error.
+    failed: Vec<(usize, String)>,
+    /// The trial of this run, for warnings.
+    trial: Option<u64>,
 }
 
 impl CallbackList {
@@ -239,16 +257,42 @@ impl CallbackList {
         self.callbacks.is_empty()
     }
 
+    /// The errors of observers that failed in this run (each once), as printed.
+    pub fn warnings(&self) -> impl Iterator<Item = &str> {
+        self.failed.iter().map(|(_, message)| message.as_str())
+    }
+
     fn each(
         &mut self,
         hook: &str,
         mut call: impl FnMut(&mut dyn Callback) -> Result<Control, BoxError>,
     ) -> Result<Control, BoxError> {
         let mut control = Control::Continue;
-        for cb in &mut self.callbacks {
-            match call(cb.as_mut()) {
+        for (i, cb) in self.callbacks.iter_mut().enumerate() {
+            if self.failed.iter().any(|(f, _)| *f == i) {
+                continue;
+            }
+            let error = if cb.is_observer() {
+                match catch_unwind(AssertUnwindSafe(|| call(cb.as_mut()))) {
+                    Ok(result) => result,
+                    Err(panic) => Err(format!("panicked: {}", panic_message(&*panic)).into()),
+                }
+            } else {
+                call(cb.as_mut())
+            };
+            match error {
                 Ok(Control::Stop) => control = Control::Stop,
                 Ok(Control::Continue) => {}
+                Err(e) if cb.is_observer() => {
+                    let trial = self.trial.map_or(String::new(), |n| format!("trial {n}: "));
+                    let message = format!(
+                        "{trial}callback {} failed in {hook}: {e}; it is left out for the rest \
+                         of the run, training goes on",
+                        cb.name()
+                    );
+                    eprintln!("knob: warning: {message}");
+                    self.failed.push((i, message));
+                }
                 Err(e) => {
                     return Err(format!("callback {} failed in {hook}: {e}", cb.name()).into())
                 }
@@ -260,12 +304,17 @@ impl CallbackList {
 
 impl From<Vec<Box<dyn Callback>>> for CallbackList {
     fn from(callbacks: Vec<Box<dyn Callback>>) -> Self {
-        Self { callbacks }
+        Self {
+            callbacks,
+            ..Self::default()
+        }
     }
 }
 
 impl Callback for CallbackList {
     fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
+        self.failed.clear();
+        self.trial = Some(trial.number);
         self.each("on_train_begin", |cb| {
             cb.on_train_begin(trial).map(|_| Control::Continue)
         })
@@ -452,6 +501,40 @@ mod tests {
         let mut list = CallbackList::new().with(Broken);
         let e = list.on_train_end(&Logs::new()).unwrap_err().to_string();
         assert_eq!(e, "callback Broken failed in on_train_end: disk full");
+    }
+
+    #[test]
+    fn a_failing_observer_warns_once_and_training_goes_on() {
+        struct FullDisk(usize);
+        impl Callback for FullDisk {
+            fn on_epoch_end(&mut self, _: usize, _: &Logs, _: &EpochView<'_>) -> Result<Control, BoxError> {
+                self.0 += 1;
+                Err("/logs/trial_0003/train: No space left on device".into())
+            }
+            fn is_observer(&self) -> bool {
+                true
+            }
+        }
+        let stops = LambdaCallback::new().epoch_end(|e, _, _| {
+            Ok(if e == 2 { Control::Stop } else { Control::Continue })
+        });
+        let mut list = CallbackList::new().with(FullDisk(0)).with(stops);
+        let trial = info();
+        list.on_train_begin(&trial).unwrap();
+        let view = EpochView::new(&trial);
+        for epoch in 0..2 {
+            let c = list.on_epoch_end(epoch, &Logs::new(), &view).unwrap();
+            assert_eq!(c, Control::Continue);
+        }
+        let c = list.on_epoch_end(2, &Logs::new(), &view).unwrap();
+        assert_eq!(c, Control::Stop, "the steering callback keeps its effect");
+        let warnings: Vec<&str> = list.warnings().collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("trial 3") && warnings[0].contains("/logs/trial_0003/train"),
+            "{}",
+            warnings[0]
+        );
     }
 
     #[test]

@@ -131,16 +131,20 @@ impl TensorBoard {
 }
 
 impl Callback for TensorBoard {
+    /// Logging only: a write error must not cost the trial.
+    fn is_observer(&self) -> bool {
+        true
+    }
+
     fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
         let name = format!("trial_{:04}", trial.number);
         let dir = self.log_dir.join(&name);
-        let io = |e: std::io::Error| format!("TensorBoard: {}: {e}", dir.display());
         self.runs = Some(Runs {
-            session: RunWriter::create(&dir).map_err(io)?,
+            session: RunWriter::create(&dir)?,
             session_step: None,
             last_step: None,
-            train: AsyncRun::create(&dir.join("train")).map_err(io)?,
-            validation: RunWriter::create(&dir.join("validation")).map_err(io)?,
+            train: AsyncRun::create(&dir.join("train"))?,
+            validation: RunWriter::create(&dir.join("validation"))?,
             trial: trial.clone(),
         });
         self.global_batch = 0;

@@ -56,7 +56,7 @@ impl EventWriter {
     /// member opens a file per generation, several in one second).
     pub fn create(dir: &Path) -> std::io::Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(|e| at(dir, e))?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!(
             "events.out.tfevents.{:010}.{}.{}.{n:08}",
@@ -65,7 +65,11 @@ impl EventWriter {
             std::process::id()
         );
         let path = dir.join(name);
-        let file = File::options().create_new(true).write(true).open(&path)?;
+        let file = File::options()
+            .create_new(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| at(&path, e))?;
         let mut writer = Self {
             path,
             out: BufWriter::with_capacity(1 << 16, file),
@@ -85,12 +89,14 @@ impl EventWriter {
 
     /// Appends one event.
     pub fn write(&mut self, event: &Event) -> std::io::Result<()> {
-        self.out.write_all(&frame(&event.encode_to_vec()))
+        self.out
+            .write_all(&frame(&event.encode_to_vec()))
+            .map_err(|e| at(&self.path, e))
     }
 
     /// Pushes buffered records to the file.
     pub fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        self.out.flush().map_err(|e| at(&self.path, e))
     }
 }
 
@@ -98,6 +104,12 @@ impl Drop for EventWriter {
     fn drop(&mut self) {
         let _ = self.out.flush();
     }
+}
+
+/// `e`, with the path it happened at in its message, since a bare "Permission denied"
+/// or "No space left on device" leaves the user guessing which file it was.
+fn at(path: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 /// What [`read_records`] found in a file.
