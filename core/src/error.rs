@@ -45,6 +45,40 @@ pub enum SpaceError {
         /// Its upper bound.
         high: f64,
     },
+    /// A range that the unit interval cannot represent.
+    #[error("parameter `{name}`: the range [{low}, {high}] is too wide: {why}")]
+    RangeTooWide {
+        /// The parameter.
+        name: String,
+        /// Its lower bound.
+        low: String,
+        /// Its upper bound.
+        high: String,
+        /// Why it cannot be used.
+        why: String,
+    },
+    /// A parameter of a search-space file that does not parse.
+    #[error("parameter `{name}`: {message}")]
+    Malformed {
+        /// The parameter (`#3` for the third when it has no name).
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key that a search-space file does not know.
+    #[error("parameter `{name}`: unknown key `{key}`{hint}; a {kind} parameter takes {allowed}")]
+    UnknownKey {
+        /// The parameter (or `?` when the key sits outside any parameter).
+        name: String,
+        /// The key.
+        key: String,
+        /// The kind of parameter (`float`, `int`, `categorical`).
+        kind: String,
+        /// The keys it takes.
+        allowed: String,
+        /// ", did you mean `scale`?" for a near miss, else empty.
+        hint: String,
+    },
     /// A log-scaled parameter has a bound at or below zero.
     #[error("parameter `{name}`: a log scale needs bounds above 0, got low {low}")]
     NonPositiveLogBound {
@@ -95,8 +129,8 @@ pub enum SpaceError {
         /// What is wrong.
         message: String,
     },
-    /// A search space file that does not parse.
-    #[error("search space file {path}: {message}")]
+    /// A search-space file that cannot be read or does not parse.
+    #[error("search-space file {path}: {message}")]
     File {
         /// The file.
         path: PathBuf,

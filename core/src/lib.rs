@@ -30,6 +30,7 @@ mod pbt;
 mod pruner;
 mod sampler;
 mod space;
+mod spelling;
 mod storage;
 mod study;
 pub mod testing;
@@ -47,6 +48,7 @@ pub use params::{Params, Value};
 pub use pbt::{Checkpoint, Member, Pbt, Population, Resumable, Span, Step};
 pub use pruner::{NopPruner, Pruner};
 pub use sampler::{study_rng, trial_rng, KnobRng, Sampler};
+pub use spelling::did_you_mean;
 pub use space::{Domain, Param, Prior, Scale, SearchSpace, SpaceBuilder};
 pub use storage::{Event, JournalStorage, MemoryStorage, Owner, Record, Storage, FORMAT_VERSION};
 pub use study::{

@@ -131,7 +131,7 @@ impl Domain {
     pub fn cardinality(&self) -> Option<u64> {
         match self {
             Domain::Float { .. } => None,
-            Domain::Int { low, high, .. } => Some(high.abs_diff(*low) + 1),
+            Domain::Int { low, high, .. } => Some(high.abs_diff(*low).saturating_add(1)),
             Domain::Categorical { choices } => Some(choices.len() as u64),
         }
     }
@@ -144,7 +144,18 @@ impl Domain {
                 if !low.is_finite() || !high.is_finite() {
                     return Err(SpaceError::NonFiniteBound { name, low, high });
                 }
-                check_scaled_range(name, low, high, *scale)
+                check_scaled_range(name.clone(), low, high, *scale)?;
+                // Unit coordinates divide by the width on the scale: an infinite width
+                // would make every point NaN, which a journal cannot hold.
+                if !(warp(*scale, high) - warp(*scale, low)).is_finite() {
+                    return Err(SpaceError::RangeTooWide {
+                        name,
+                        low: low.to_string(),
+                        high: high.to_string(),
+                        why: "its width overflows a 64-bit float".into(),
+                    });
+                }
+                Ok(())
             }
             Domain::Int { low, high, scale } => {
                 if *scale == Scale::LogOneMinus {
@@ -153,7 +164,17 @@ impl Domain {
                         scale: scale.to_string(),
                     });
                 }
-                check_scaled_range(name, *low as f64, *high as f64, *scale)
+                check_scaled_range(name.clone(), *low as f64, *high as f64, *scale)?;
+                // Integers are placed through f64, exact up to 2^53.
+                if high.abs_diff(*low) > MAX_INT_WIDTH {
+                    return Err(SpaceError::RangeTooWide {
+                        name,
+                        low: low.to_string(),
+                        high: high.to_string(),
+                        why: format!("an int range can span at most 2^53 = {MAX_INT_WIDTH} values, each of them exactly"),
+                    });
+                }
+                Ok(())
             }
             Domain::Categorical { choices } => {
                 if choices.is_empty() {
@@ -181,6 +202,9 @@ impl Domain {
         }
     }
 }
+
+/// The widest int range whose every value the unit interval can tell apart.
+const MAX_INT_WIDTH: u64 = 1 << 53;
 
 fn check_scaled_range(
     name: String,
@@ -298,17 +322,60 @@ pub struct SearchSpace {
     params: Vec<Param>,
 }
 
-/// The unchecked form a space file deserializes into before validation.
+/// The unchecked form a space file deserializes into before validation: each
+/// parameter's keys are checked by hand, since serde cannot refuse unknown keys next to
+/// a flattened enum, and a misspelt `scale` must not silently search linearly.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SpaceFile {
-    params: Vec<Param>,
+    params: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl TryFrom<SpaceFile> for SearchSpace {
     type Error = SpaceError;
     fn try_from(file: SpaceFile) -> std::result::Result<Self, SpaceError> {
-        SearchSpace::new(file.params)
+        let params = file
+            .params
+            .into_iter()
+            .enumerate()
+            .map(|(i, fields)| param_from_fields(i, fields))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        SearchSpace::new(params)
     }
+}
+
+/// One parameter of a space file, its keys checked against its type's.
+fn param_from_fields(
+    index: usize,
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> std::result::Result<Param, SpaceError> {
+    const NUMERIC: &[&str] = &["name", "type", "low", "high", "scale", "prior"];
+    const CATEGORICAL: &[&str] = &["name", "type", "choices"];
+    let name = fields
+        .get("name")
+        .and_then(serde_json::Value::as_str)
+        .map_or_else(|| format!("#{}", index + 1), str::to_owned);
+    let kind = fields.get("type").and_then(serde_json::Value::as_str);
+    let allowed = match kind {
+        Some("float" | "int") => NUMERIC,
+        Some("categorical") => CATEGORICAL,
+        _ => &[][..],
+    };
+    if let Some(kind) = kind.filter(|_| !allowed.is_empty()) {
+        if let Some(key) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(SpaceError::UnknownKey {
+                name,
+                key: key.clone(),
+                kind: kind.to_owned(),
+                allowed: allowed.join(", "),
+                hint: crate::spelling::hint(key, allowed.iter().copied()),
+            });
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(fields)).map_err(|e| SpaceError::Malformed {
+        name,
+        message: e.to_string(),
+    })
 }
 
 impl SearchSpace {
@@ -372,9 +439,9 @@ impl SearchSpace {
     /// Loads a space from a `.json` or `.toml` file (chosen by extension).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let text = std::fs::read_to_string(path).map_err(|e| SpaceError::File {
             path: path.to_owned(),
-            source,
+            message: format!("cannot read it: {e}"),
         })?;
         let with_path = |e: SpaceError| match e {
             SpaceError::File { message, .. } => SpaceError::File {
@@ -684,5 +751,47 @@ mod tests {
         std::fs::write(&bad, "{\"params\": [").unwrap();
         let e = SearchSpace::from_file(&bad).unwrap_err().to_string();
         assert!(e.contains("bad.json"), "{e}");
+    }
+
+    #[test]
+    fn files_refuse_unknown_keys_naming_parameter_and_key() {
+        let toml = "[[params]]\nname = \"lr\"\ntype = \"float\"\nlow = 0.001\nhigh = 0.1\nscael = \"log\"\n";
+        let e = SearchSpace::from_toml_str(toml).unwrap_err().to_string();
+        assert!(
+            e.contains("`lr`") && e.contains("`scael`") && e.contains("did you mean `scale`?"),
+            "{e}"
+        );
+        let json = r#"{"params": [{"name": "act", "type": "categorical", "choices": ["relu"], "low": 1}]}"#;
+        let e = SearchSpace::from_json_str(json).unwrap_err().to_string();
+        assert!(e.contains("`act`") && e.contains("`low`") && e.contains("choices"), "{e}");
+        let e = SearchSpace::from_json_str(r#"{"params": [], "extra": 1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `extra`"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_file_is_called_a_search_space_file() {
+        let e = SearchSpace::from_file("/nonexistent/space.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("search-space file /nonexistent/space.toml: cannot read it"), "{e}");
+        assert!(!e.contains("storage"), "{e}");
+    }
+
+    #[test]
+    fn ranges_the_unit_interval_cannot_hold_are_refused() {
+        let e = err(SearchSpace::builder().float("w", -1.7e308, 1.7e308, Scale::Linear));
+        assert!(matches!(&e, SpaceError::RangeTooWide { name, .. } if name == "w"), "{e}");
+        assert!(e.to_string().contains("overflows"), "{e}");
+        let e = err(SearchSpace::builder().int("n", i64::MIN, i64::MAX, Scale::Linear));
+        assert!(matches!(&e, SpaceError::RangeTooWide { name, .. } if name == "n"), "{e}");
+        let wide_but_fine = SearchSpace::builder()
+            .float("w", -1e300, 1e300, Scale::Linear)
+            .int("n", 0, 1 << 53, Scale::Linear)
+            .build()
+            .unwrap();
+        let unit = wide_but_fine.to_unit(&wide_but_fine.from_unit(&[0.3, 0.7]).unwrap()).unwrap();
+        assert!(unit.iter().all(|u| u.is_finite()), "{unit:?}");
     }
 }

@@ -648,7 +648,13 @@ mod tests {
             .sampler(UniformSampler)
             .journal(&path)
             .build();
-        assert!(matches!(e, Err(Error::StudyMismatch { .. })));
+        let e = e.err().unwrap().to_string();
+        assert!(
+            e.contains("`x` was float [0, 1] (linear), now float [0, 2] (linear)")
+                && e.contains("`n` (int [1, 4] (linear)) is not in this space"),
+            "{e}"
+        );
+        assert!(!e.contains('{'), "no JSON dump: {e}");
         let e = Study::builder(space())
             .sampler(UniformSampler)
             .direction(Direction::Maximize)
@@ -656,6 +662,41 @@ mod tests {
             .build();
         let e = e.err().unwrap().to_string();
         assert!(e.contains("study.jsonl") && e.contains("Minimize"), "{e}");
+    }
+
+    #[test]
+    fn bad_journal_lines_are_errors_that_name_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("study.jsonl");
+        {
+            let study = study_at(&path, 0);
+            let t = study.ask().unwrap().unwrap();
+            study.tell(t.number, Outcome::Complete(1.0)).unwrap();
+        }
+        let good = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = good.lines().collect();
+        // A trial from another search space: `x` outside [0, 1].
+        let foreign = lines[1].replacen("\"x\":", "\"x\":7.5,\"was\":", 1);
+        let foreign = format!("{}\n{foreign}\n", lines[0]);
+        std::fs::write(&path, foreign).unwrap();
+        let e = Study::builder(space())
+            .sampler(UniformSampler)
+            .journal(&path)
+            .build()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("`x`") && e.contains("search space"), "{e}");
+        // Two events glued on one line.
+        std::fs::write(&path, format!("{}\n{}{}\n", lines[0], lines[1], lines[2])).unwrap();
+        let e = Study::builder(space())
+            .sampler(UniformSampler)
+            .journal(&path)
+            .build()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("trailing characters"), "{e}");
     }
 
     #[test]
