@@ -507,7 +507,12 @@ mod tests {
     fn a_failing_observer_warns_once_and_training_goes_on() {
         struct FullDisk(usize);
         impl Callback for FullDisk {
-            fn on_epoch_end(&mut self, _: usize, _: &Logs, _: &EpochView<'_>) -> Result<Control, BoxError> {
+            fn on_epoch_end(
+                &mut self,
+                _: usize,
+                _: &Logs,
+                _: &EpochView<'_>,
+            ) -> Result<Control, BoxError> {
                 self.0 += 1;
                 Err("/logs/trial_0003/train: No space left on device".into())
             }
@@ -516,7 +521,11 @@ mod tests {
             }
         }
         let stops = LambdaCallback::new().epoch_end(|e, _, _| {
-            Ok(if e == 2 { Control::Stop } else { Control::Continue })
+            Ok(if e == 2 {
+                Control::Stop
+            } else {
+                Control::Continue
+            })
         });
         let mut list = CallbackList::new().with(FullDisk(0)).with(stops);
         let trial = info();

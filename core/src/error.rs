@@ -251,3 +251,43 @@ pub enum Error {
         message: String,
     },
 }
+
+/// An error as `main` should print it: `Display`, then each cause on its own line,
+/// never a Debug dump of the error's fields.
+///
+/// `fn main() -> Result<(), Report>` prints what `Report`'s `Debug` writes, and any error
+/// converts into it with `?`.
+///
+/// ```
+/// use knob_core::{Error, Report};
+/// let report = Report::from(Error::Config("no sampler set".into()));
+/// assert_eq!(format!("{report:?}"), "study: no sampler set");
+/// ```
+pub struct Report(BoxError);
+
+impl<E: Into<BoxError>> From<E> for Report {
+    fn from(e: E) -> Self {
+        Report(e.into())
+    }
+}
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            // Most of knob's errors already quote their cause in their own message.
+            if !self.0.to_string().contains(&cause.to_string()) {
+                write!(f, "\n  caused by: {cause}")?;
+            }
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}

@@ -42,14 +42,14 @@ pub use callback::{
     Callback, CallbackList, Control, EpochView, ImageBatch, LambdaCallback, Logs, Predictions,
     TrialInfo, WeightSource, Weights,
 };
-pub use error::{BoxError, Error, Result, SpaceError};
+pub use error::{BoxError, Error, Report, Result, SpaceError};
 pub use history::{History, Observation};
 pub use params::{Params, Value};
 pub use pbt::{Checkpoint, Member, Pbt, Population, Resumable, Span, Step};
 pub use pruner::{NopPruner, Pruner};
 pub use sampler::{study_rng, trial_rng, KnobRng, Sampler};
-pub use spelling::did_you_mean;
 pub use space::{Domain, Param, Prior, Scale, SearchSpace, SpaceBuilder};
+pub use spelling::did_you_mean;
 pub use storage::{Event, JournalStorage, MemoryStorage, Owner, Record, Storage, FORMAT_VERSION};
 pub use study::{
     Leaderboard, Outcome, Study, StudyBuilder, Summary, DEFAULT_HEARTBEAT, GRACE_BEATS,

@@ -763,7 +763,10 @@ mod tests {
         );
         let json = r#"{"params": [{"name": "act", "type": "categorical", "choices": ["relu"], "low": 1}]}"#;
         let e = SearchSpace::from_json_str(json).unwrap_err().to_string();
-        assert!(e.contains("`act`") && e.contains("`low`") && e.contains("choices"), "{e}");
+        assert!(
+            e.contains("`act`") && e.contains("`low`") && e.contains("choices"),
+            "{e}"
+        );
         let e = SearchSpace::from_json_str(r#"{"params": [], "extra": 1}"#)
             .unwrap_err()
             .to_string();
@@ -775,23 +778,34 @@ mod tests {
         let e = SearchSpace::from_file("/nonexistent/space.toml")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("search-space file /nonexistent/space.toml: cannot read it"), "{e}");
+        assert!(
+            e.starts_with("search-space file /nonexistent/space.toml: cannot read it"),
+            "{e}"
+        );
         assert!(!e.contains("storage"), "{e}");
     }
 
     #[test]
     fn ranges_the_unit_interval_cannot_hold_are_refused() {
         let e = err(SearchSpace::builder().float("w", -1.7e308, 1.7e308, Scale::Linear));
-        assert!(matches!(&e, SpaceError::RangeTooWide { name, .. } if name == "w"), "{e}");
+        assert!(
+            matches!(&e, SpaceError::RangeTooWide { name, .. } if name == "w"),
+            "{e}"
+        );
         assert!(e.to_string().contains("overflows"), "{e}");
         let e = err(SearchSpace::builder().int("n", i64::MIN, i64::MAX, Scale::Linear));
-        assert!(matches!(&e, SpaceError::RangeTooWide { name, .. } if name == "n"), "{e}");
+        assert!(
+            matches!(&e, SpaceError::RangeTooWide { name, .. } if name == "n"),
+            "{e}"
+        );
         let wide_but_fine = SearchSpace::builder()
             .float("w", -1e300, 1e300, Scale::Linear)
             .int("n", 0, 1 << 53, Scale::Linear)
             .build()
             .unwrap();
-        let unit = wide_but_fine.to_unit(&wide_but_fine.from_unit(&[0.3, 0.7]).unwrap()).unwrap();
+        let unit = wide_but_fine
+            .to_unit(&wide_but_fine.from_unit(&[0.3, 0.7]).unwrap())
+            .unwrap();
         assert!(unit.iter().all(|u| u.is_finite()), "{unit:?}");
     }
 }

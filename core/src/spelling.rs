@@ -7,7 +7,10 @@
 /// assert_eq!(knob_core::did_you_mean("scael", ["low", "high", "scale"]), Some("scale"));
 /// assert_eq!(knob_core::did_you_mean("learning_rate", ["lr", "momentum"]), None);
 /// ```
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
@@ -59,7 +62,10 @@ mod tests {
     #[test]
     fn near_misses_only() {
         assert_eq!(did_you_mean("unit", ["units", "layers"]), Some("units"));
-        assert_eq!(did_you_mean("dropuot", ["dropout", "decay_rate"]), Some("dropout"));
+        assert_eq!(
+            did_you_mean("dropuot", ["dropout", "decay_rate"]),
+            Some("dropout")
+        );
         assert_eq!(did_you_mean("xyz", ["lr", "units"]), None);
     }
 }

@@ -2,14 +2,14 @@
 //! search over learning rate, depth and width, with and without batch norm, and the
 //! share of trials that reach a validation accuracy threshold in each.
 
-use knob_core::{BoxError, CallbackList, Direction, Params, Scale, SearchSpace, Study, TrialState};
+use knob_core::{CallbackList, Direction, Params, Report, Scale, SearchSpace, Study, TrialState};
 use knob_samplers::RandomSampler;
 use knob_trainers::{data, MlpTrainer};
 
 const THRESHOLD: f64 = 0.95;
 const TRIALS: usize = 16;
 
-fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), Report> {
     let (train, valid) = data::prepare(data::digits(), 0.2, 0);
     let space = SearchSpace::builder()
         .float("lr", 1e-4, 1.0, Scale::Log)

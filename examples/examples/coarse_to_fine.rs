@@ -5,10 +5,10 @@
 //! Draws `runs/coarse_to_fine.png` and prints each round's box.
 
 use knob_callbacks::plot::{line_panels, Panel, Series};
-use knob_core::{BoxError, Outcome, Scale, SearchSpace, Study};
+use knob_core::{Outcome, Report, Scale, SearchSpace, Study};
 use knob_samplers::ZoomSampler;
 
-fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), Report> {
     let space = SearchSpace::builder()
         .float("lr", 1e-5, 1.0, Scale::Log)
         .float("momentum", 0.9, 0.999, Scale::LogOneMinus)

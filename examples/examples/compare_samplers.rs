@@ -4,9 +4,9 @@
 
 use knob_benches::functions::TestFunction;
 use knob_benches::regret::{plot_curves, run, summary_table, SAMPLERS};
-use knob_core::BoxError;
+use knob_core::Report;
 
-fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), Report> {
     let mut runs = Vec::new();
     for name in ["branin", "logscale_lr"] {
         let function = TestFunction::by_name(name).expect("a known function");

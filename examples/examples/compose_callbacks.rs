@@ -7,12 +7,12 @@
 
 use knob_callbacks::{ConfusionMatrix, CsvLogger, EarlyStopping, ReduceLROnPlateau, TensorBoard};
 use knob_core::{
-    BoxError, Callback, CallbackList, Control, EpochView, ImageBatch, LambdaCallback, Logs, Params,
-    Predictions, TrialInfo,
+    Callback, CallbackList, Control, EpochView, ImageBatch, LambdaCallback, Logs, Params,
+    Predictions, Report, TrialInfo,
 };
 use knob_trainers::{data, Config, Cpu, Mlp, MlpDevice};
 
-fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), Report> {
     let (train, valid) = data::prepare(data::digits(), 0.2, 0);
     let params = Params::from_iter([("lr", 2e-3.into()), ("units", 64.into())]);
     let config = Config::from_params(&params)?;

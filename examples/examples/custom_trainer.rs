@@ -3,7 +3,8 @@
 //! weighting. Nothing about the study changes when the model does.
 
 use knob_core::{
-    BoxError, CallbackList, Direction, Params, Scale, SearchSpace, Study, Trainer, TrialContext,
+    BoxError, CallbackList, Direction, Params, Report, Scale, SearchSpace, Study, Trainer,
+    TrialContext,
 };
 use knob_samplers::TpeSampler;
 use knob_trainers::data::{self, Dataset};
@@ -52,7 +53,7 @@ impl Trainer for Knn {
     }
 }
 
-fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), Report> {
     let (train, valid) = data::digits().split(0.25, 0);
     let space = SearchSpace::builder()
         .int("k", 1, 25, Scale::Log)

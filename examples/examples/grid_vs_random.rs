@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use knob_callbacks::plot::{line_panels, Panel, Series};
-use knob_core::{BoxError, Outcome, Scale, SearchSpace, Study, StudyBuilder};
+use knob_core::{BoxError, Outcome, Report, Scale, SearchSpace, Study, StudyBuilder};
 use knob_samplers::{GridSampler, RandomSampler};
 
 /// g(x) has a narrow dip at x = 0.63, between grid lines; h(y) is nearly flat.
@@ -29,7 +29,7 @@ fn run(builder: StudyBuilder) -> Result<Vec<(f64, f64, f64)>, BoxError> {
     Ok(points)
 }
 
-fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), Report> {
     let space = SearchSpace::builder()
         .float("x", 0.0, 1.0, Scale::Linear)
         .float("y", 0.0, 1.0, Scale::Linear)

@@ -14,10 +14,10 @@
 //! ```
 
 use knob_callbacks::TensorBoard;
-use knob_core::{BoxError, CallbackList, Direction, Params, Pbt, Scale, SearchSpace, Workers};
+use knob_core::{CallbackList, Direction, Params, Pbt, Report, Scale, SearchSpace, Workers};
 use knob_trainers::{data, MlpTrainer};
 
-fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), Report> {
     let (train, valid) = data::prepare(data::digits(), 0.2, 0);
     // What a checkpoint can change during training; the architecture stays fixed.
     let space = SearchSpace::builder()

@@ -7,7 +7,7 @@
 
 use knob_callbacks::{EarlyStopping, TerminateOnNaN};
 use knob_core::{
-    BoxError, Callback, CallbackList, Control, Direction, EpochView, Logs, Params, Scale,
+    BoxError, Callback, CallbackList, Control, Direction, EpochView, Logs, Params, Report, Scale,
     SearchSpace, Study, TrialContext,
 };
 use knob_samplers::RandomSampler;
@@ -45,7 +45,7 @@ fn train(params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
     Ok(accuracy)
 }
 
-fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), Report> {
     let space = SearchSpace::builder()
         .float("lr", 1e-5, 1e-1, Scale::Log)
         .float("momentum", 0.9, 0.999, Scale::LogOneMinus)

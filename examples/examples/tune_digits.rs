@@ -19,8 +19,8 @@ use clap::{Parser, ValueEnum};
 use knob_callbacks::report::{importance, write_report};
 use knob_callbacks::{write_experiment, ConfusionMatrix, StudyProgress, TensorBoard};
 use knob_core::{
-    BoxError, CallbackList, Device, Direction, Params, Sampler, Scale, SearchSpace, Study, Trainer,
-    TrialState, Workers,
+    BoxError, CallbackList, Device, Direction, Params, Report, Sampler, Scale, SearchSpace, Study,
+    Trainer, TrialState, Workers,
 };
 use knob_samplers::{
     AshaPruner, GpSampler, GridSampler, MedianPruner, RandomSampler, SobolSampler, TpeSampler,
@@ -129,8 +129,11 @@ fn idx_file(dir: &std::path::Path, stem: &str) -> PathBuf {
     }
 }
 
-fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), Report> {
     let args = Args::parse();
+    if args.epochs == 0 {
+        return Err("--epochs must be at least 1: a trial of 0 epochs trains nothing".into());
+    }
     let started = Instant::now();
     let dataset = match (&args.mnist, args.dataset) {
         (Some(dir), _) => data::read_idx(
@@ -268,11 +271,17 @@ fn main() -> Result<(), BoxError> {
                     .collect()
             })
             .unwrap_or_default();
+        let failed_for_good: Vec<serde_json::Value> = study
+            .failed_for_good()?
+            .iter()
+            .map(|t| serde_json::json!({"trial": t.number, "error": t.error}))
+            .collect();
         let line = serde_json::json!({
             "best_value": best.as_ref().and_then(|b| b.value),
             "best_params": best_params,
             "completed": count(TrialState::Complete),
             "failed": count(TrialState::Failed),
+            "failed_for_good": failed_for_good,
             "pruned": count(TrialState::Pruned),
             "seconds": seconds,
         });

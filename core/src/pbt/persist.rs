@@ -111,7 +111,7 @@ impl Pbt {
             message: e.to_string(),
         })?;
         let mismatch = if saved.space != self.space {
-            Some("its search space differs".to_owned())
+            Some(crate::study::space_differences(&saved.space, &self.space))
         } else if saved.members.len() != self.population {
             Some(format!(
                 "it has {} members, this run {}",
@@ -136,6 +136,16 @@ impl Pbt {
             .map(|(id, m)| {
                 let checkpoint = match m.checkpoint {
                     Some(name) => {
+                        if !is_plain_file_name(&name) {
+                            return Err(Error::CorruptJournal {
+                                path: path.clone(),
+                                line: 1,
+                                message: format!(
+                                    "member {id}'s checkpoint {name:?} is not a file name inside \
+                                     the population directory"
+                                ),
+                            });
+                        }
                         let file = dir.join(name);
                         Some(Checkpoint::new(fs::read(&file).map_err(io(&file))?))
                     }
@@ -151,4 +161,15 @@ impl Pbt {
             .collect::<Result<Vec<_>>>()?;
         Ok(Some((members, saved.next_generation)))
     }
+}
+
+/// Whether `name` names a file directly inside a directory: one normal component, so
+/// neither `../x`, `/etc/x` nor `a/b`. A hand-edited or hostile `population.json` must
+/// not make a resume read files outside its population.
+fn is_plain_file_name(name: &str) -> bool {
+    let mut parts = std::path::Path::new(name).components();
+    matches!(
+        (parts.next(), parts.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    )
 }

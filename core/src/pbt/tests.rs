@@ -184,6 +184,40 @@ fn a_killed_run_resumes_to_the_same_end() {
 }
 
 #[test]
+fn checkpoint_names_outside_the_population_directory_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let population = dir.path().join("population");
+    let calls = AtomicUsize::new(0);
+    pbt()
+        .directory(&population)
+        .run(&Workers::cpu(1), |_| {
+            if calls.fetch_add(1, Ordering::SeqCst) == 2 {
+                return Err("killed".into());
+            }
+            Ok(Walker)
+        })
+        .unwrap_err();
+    let file = population.join("population.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(dir.path().join("secret"), b"12345678").unwrap();
+    let first = text.find(".ckpt\"").unwrap();
+    let start = text[..first].rfind('"').unwrap() + 1;
+    let hostile = format!("{}../secret{}", &text[..start], &text[first + 5..]);
+    std::fs::write(&file, hostile).unwrap();
+    let e = pbt()
+        .directory(&population)
+        .run(&Workers::cpu(1), |_| Ok(Walker))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("population.json")
+            && e.contains("../secret")
+            && e.contains("not a file name inside"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_failing_member_is_replaced_and_an_all_failing_generation_stops_the_run() {
     struct FailsFirst(Walker);
     impl Resumable for FailsFirst {

@@ -134,7 +134,9 @@ impl Storage for JournalStorage {
                 path: self.path.clone(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
-                    format!("refusing to write an event with a non-finite {what}: JSON cannot hold it"),
+                    format!(
+                        "refusing to write an event with a non-finite {what}: JSON cannot hold it"
+                    ),
                 ),
             });
         }
@@ -246,7 +248,10 @@ mod tests {
         assert_eq!(events(reader.read_new().unwrap()), [finished(0)]);
         writer.append(&finished(1)).unwrap();
         writer.append(&finished(2)).unwrap();
-        assert_eq!(events(reader.read_new().unwrap()), [finished(1), finished(2)]);
+        assert_eq!(
+            events(reader.read_new().unwrap()),
+            [finished(1), finished(2)]
+        );
         assert!(events(reader.read_new().unwrap()).is_empty());
     }
 

@@ -174,7 +174,11 @@ impl Event {
             Event::TrialStarted {
                 params, unit, time, ..
             } => params_bad(params)
-                .or_else(|| unit.iter().find(|u| bad(**u)).map(|u| format!("unit coordinate {u}")))
+                .or_else(|| {
+                    unit.iter()
+                        .find(|u| bad(**u))
+                        .map(|u| format!("unit coordinate {u}"))
+                })
                 .or_else(|| bad(*time).then(|| format!("time {time}"))),
             Event::TrialReported { value, .. } => bad(*value).then(|| format!("value {value}")),
             Event::TrialFinished { value, time, .. } => value

@@ -144,7 +144,9 @@ impl StudyBuilder {
             )
         })?;
         if self.heartbeat.is_zero() {
-            return Err(Error::Config("the heartbeat interval must be above 0".into()));
+            return Err(Error::Config(
+                "the heartbeat interval must be above 0".into(),
+            ));
         }
         let storage: Box<dyn Storage> = match self.storage {
             StorageChoice::Memory => Box::new(MemoryStorage::new()),

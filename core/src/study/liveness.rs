@@ -180,6 +180,9 @@ mod tests {
         let far = owner(Some("elsewhere/boot/pid:[1]".into()), 1, Some(5));
         assert!(stale(&far, 100.0, 125.0).is_none());
         let why = stale(&far, 100.0, 131.0).unwrap();
-        assert!(why.contains("heartbeat") && why.contains("elsewhere"), "{why}");
+        assert!(
+            why.contains("heartbeat") && why.contains("elsewhere"),
+            "{why}"
+        );
     }
 }

@@ -445,15 +445,14 @@ impl Study {
 
 /// What differs between the space a study was created with and the one it is opened
 /// with, parameter by parameter; empty when they are equal.
-fn space_differences(created: &SearchSpace, opened: &SearchSpace) -> String {
+pub(crate) fn space_differences(created: &SearchSpace, opened: &SearchSpace) -> String {
     let mut lines = Vec::new();
     for p in created.params() {
         match opened.param(&p.name) {
             None => lines.push(format!("`{}` ({}) is not in this space", p.name, p.domain)),
-            Some((_, q)) if q.domain != p.domain => lines.push(format!(
-                "`{}` was {}, now {}",
-                p.name, p.domain, q.domain
-            )),
+            Some((_, q)) if q.domain != p.domain => {
+                lines.push(format!("`{}` was {}, now {}", p.name, p.domain, q.domain))
+            }
             Some((_, q)) if q.prior != p.prior => {
                 lines.push(format!("`{}` has another prior", p.name))
             }
@@ -465,7 +464,12 @@ fn space_differences(created: &SearchSpace, opened: &SearchSpace) -> String {
             lines.push(format!("`{}` ({}) is new", q.name, q.domain));
         }
     }
-    let order = |s: &SearchSpace| s.params().iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    let order = |s: &SearchSpace| {
+        s.params()
+            .iter()
+            .map(|p| p.name.clone())
+            .collect::<Vec<_>>()
+    };
     if lines.is_empty() && order(created) != order(opened) {
         lines.push(format!(
             "the parameters are in another order: it has {}",
@@ -686,7 +690,10 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("line 2") && e.contains("`x`") && e.contains("search space"), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("`x`") && e.contains("search space"),
+            "{e}"
+        );
         // Two events glued on one line.
         std::fs::write(&path, format!("{}\n{}{}\n", lines[0], lines[1], lines[2])).unwrap();
         let e = Study::builder(space())
@@ -696,7 +703,10 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("line 2") && e.contains("trailing characters"), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("trailing characters"),
+            "{e}"
+        );
     }
 
     #[test]

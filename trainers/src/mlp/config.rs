@@ -135,8 +135,57 @@ fn check(ok: bool, name: &str, why: impl std::fmt::Display) -> Result<(), BoxErr
 }
 
 impl Config {
-    /// Reads and checks the params; the error names the parameter at fault.
+    /// Every param name the MLP reads, besides `units_0`, `units_1`, ...
+    pub const PARAM_NAMES: &'static [&'static str] = &[
+        "lr",
+        "optimizer",
+        "momentum",
+        "nesterov",
+        "beta1",
+        "beta2",
+        "eps",
+        "rms_beta",
+        "rms_eps",
+        "layers",
+        "units",
+        "activation",
+        "dropout",
+        "batch_norm",
+        "lr_decay",
+        "decay_rate",
+        "decay_every",
+        "batch_size",
+        "epochs",
+        "weight_decay",
+    ];
+
+    /// Refuses a param name the MLP would ignore, with the names it reads and a
+    /// "did you mean" for a near miss: a space that says `learning_rate` for `lr`
+    /// would otherwise tune nothing.
+    pub fn check_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), BoxError> {
+        let per_layer = |name: &str| {
+            name.strip_prefix("units_")
+                .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+        };
+        for name in names {
+            if !Self::PARAM_NAMES.contains(&name) && !per_layer(name) {
+                let hint = knob_core::did_you_mean(name, Self::PARAM_NAMES.iter().copied())
+                    .map_or(String::new(), |c| format!(" (did you mean `{c}`?)"));
+                return Err(format!(
+                    "parameter `{name}`: the MLP trainer does not read it{hint}; it reads {}, \
+                     and units_0, units_1, ... for per-layer widths",
+                    Self::PARAM_NAMES.join(", ")
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads and checks the params; the error names the parameter at fault. A param
+    /// the MLP does not read is an error ([`Config::check_names`]).
     pub fn from_params(p: &Params) -> Result<Self, BoxError> {
+        Self::check_names(p.iter().map(|(name, _)| name))?;
         let lr = p.float_or("lr", 1e-3)?;
         check(
             lr > 0.0 && lr.is_finite(),
@@ -264,6 +313,23 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unknown_names_are_refused_with_a_suggestion() {
+        let e = super::Config::check_names(["learning_rate"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`learning_rate`") && e.contains("lr, optimizer"),
+            "{e}"
+        );
+        let e = super::Config::check_names(["dropuot"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean `dropout`?"), "{e}");
+        super::Config::check_names(["lr", "units_0", "units_12", "epochs"]).unwrap();
+        assert!(super::Config::check_names(["units_"]).is_err());
+    }
+
     use super::*;
     use knob_core::Value;
 

@@ -375,6 +375,10 @@ impl<D: MlpDevice> Trainer for MlpTrainer<D> {
         let config = self.config(params)?;
         self.guarded(|| Ok(self.run(&config, ctx, None, 0..config.epochs)?.0))
     }
+
+    fn check_space(&self, space: &knob_core::SearchSpace) -> Result<(), BoxError> {
+        Config::check_names(space.params().iter().map(|p| p.name.as_str()))
+    }
 }
 
 /// For population-based training: a span of epochs from a checkpoint written by
