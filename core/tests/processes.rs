@@ -84,6 +84,10 @@ fn main() {
                     "two_processes_append_whole_lines",
                     two_processes_append_whole_lines,
                 ),
+                (
+                    "a_process_in_another_pid_namespace_steals_nothing",
+                    a_process_in_another_pid_namespace_steals_nothing,
+                ),
             ] {
                 let ok = std::panic::catch_unwind(check).is_ok();
                 println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
@@ -102,6 +106,73 @@ fn spawn(role: &str, journal: &Path) -> Child {
         .env(JOURNAL, journal)
         .spawn()
         .unwrap()
+}
+
+/// Whether this machine lets us start a process in a new PID namespace (root, or a
+/// kernel that allows unprivileged user namespaces).
+fn can_unshare() -> bool {
+    Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Two studies on one journal, the second in its own PID namespace (as in a container
+/// sharing the volume): its pids mean nothing to the first, so each must judge the
+/// other by heartbeats, and neither may fail the other's live trials.
+fn a_process_in_another_pid_namespace_steals_nothing() {
+    if !can_unshare() {
+        println!("  skipped: `unshare --pid` is not permitted here (run as root)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("study.jsonl");
+    drop(study(&journal));
+    let here = spawn("optimize", &journal);
+    let contained = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc"])
+        .arg(std::env::current_exe().unwrap())
+        .env(CHILD, "optimize")
+        .env(JOURNAL, &journal)
+        .spawn()
+        .unwrap();
+    for mut child in [here, contained] {
+        assert!(child.wait().unwrap().success(), "both processes finish");
+    }
+    let events = events(&journal);
+    let mut numbers = Vec::new();
+    let mut hosts = HashSet::new();
+    for event in &events {
+        match event {
+            Event::TrialStarted { number, owner, .. } => {
+                numbers.push(*number);
+                hosts.insert(owner.host.clone());
+            }
+            Event::TrialRequeued { number, error, .. } => {
+                panic!("trial {number} was taken from its live owner: {error}")
+            }
+            Event::TrialFinished {
+                number,
+                error: Some(e),
+                ..
+            } => {
+                panic!("trial {number} failed: {e}")
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        numbers,
+        (0..TARGET as u64).collect::<Vec<_>>(),
+        "exact count, no duplicate"
+    );
+    assert_eq!(completed(&events).len(), TARGET);
+    assert_eq!(
+        hosts.len(),
+        2,
+        "the second process ran in its own PID namespace"
+    );
+    println!("  {TARGET} trials shared by two PID namespaces, none stolen");
 }
 
 /// Events in the journal, read independently of the study; a torn last line is skipped.
@@ -169,7 +240,7 @@ fn killed_study_resumes() {
             .error
             .as_deref()
             .unwrap()
-            .contains("stopped before"));
+            .contains("stopped before the trial finished"));
     }
 
     let quick = || Ok(SlowTrainer(Duration::ZERO));
