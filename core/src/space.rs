@@ -275,6 +275,31 @@ pub struct Param {
 }
 
 impl Param {
+    /// Checks the name, the domain and the prior.
+    fn validate(&self) -> std::result::Result<(), SpaceError> {
+        if self.name.is_empty() {
+            return Err(SpaceError::EmptyName);
+        }
+        self.domain.validate(&self.name)?;
+        let Some(prior) = &self.prior else {
+            return Ok(());
+        };
+        let numeric = !matches!(self.domain, Domain::Categorical { .. });
+        let message = if !numeric {
+            "priors apply to float and int parameters".to_owned()
+        } else if self.prior_unit().is_none() {
+            format!("its centre {} is outside {}", prior.center, self.domain)
+        } else if !(prior.spread > 0.0 && prior.spread.is_finite()) {
+            format!("its spread must be positive, got {}", prior.spread)
+        } else {
+            return Ok(());
+        };
+        Err(SpaceError::InvalidPrior {
+            name: self.name.clone(),
+            message,
+        })
+    }
+
     /// The prior as a centre and a spread in the unit interval, when there is one.
     pub fn prior_unit(&self) -> Option<(f64, f64)> {
         let prior = self.prior.as_ref()?;
@@ -322,31 +347,38 @@ pub struct SearchSpace {
     params: Vec<Param>,
 }
 
-/// The unchecked form a space file deserializes into before validation: each
-/// parameter's keys are checked by hand, since serde cannot refuse unknown keys next to
-/// a flattened enum, and a misspelt `scale` must not silently search linearly.
+/// The form a space file deserializes into: each parameter is checked as it is read
+/// ([`ParamFile`]), so that the parser can say where a bad one is; the whole space (two
+/// parameters with one name) after.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SpaceFile {
-    params: Vec<serde_json::Map<String, serde_json::Value>>,
+    params: Vec<ParamFile>,
 }
 
 impl TryFrom<SpaceFile> for SearchSpace {
     type Error = SpaceError;
     fn try_from(file: SpaceFile) -> std::result::Result<Self, SpaceError> {
-        let params = file
-            .params
-            .into_iter()
-            .enumerate()
-            .map(|(i, fields)| param_from_fields(i, fields))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        SearchSpace::new(params)
+        SearchSpace::new(file.params.into_iter().map(|p| p.0).collect())
     }
 }
 
-/// One parameter of a space file, its keys checked against its type's.
+/// One checked parameter of a space file. Its keys are checked by hand, since serde
+/// cannot refuse unknown keys next to a flattened enum, and a misspelt `scale` must not
+/// silently search linearly.
+struct ParamFile(Param);
+
+impl<'de> Deserialize<'de> for ParamFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let fields = serde_json::Map::deserialize(d)?;
+        let param = param_from_fields(fields).map_err(serde::de::Error::custom)?;
+        param.validate().map_err(serde::de::Error::custom)?;
+        Ok(ParamFile(param))
+    }
+}
+
+/// A parameter from its keys, checked against its type's.
 fn param_from_fields(
-    index: usize,
     fields: serde_json::Map<String, serde_json::Value>,
 ) -> std::result::Result<Param, SpaceError> {
     const NUMERIC: &[&str] = &["name", "type", "low", "high", "scale", "prior"];
@@ -354,7 +386,8 @@ fn param_from_fields(
     let name = fields
         .get("name")
         .and_then(serde_json::Value::as_str)
-        .map_or_else(|| format!("#{}", index + 1), str::to_owned);
+        .unwrap_or("?")
+        .to_owned();
     let kind = fields.get("type").and_then(serde_json::Value::as_str);
     let allowed = match kind {
         Some("float" | "int") => NUMERIC,
@@ -378,6 +411,36 @@ fn param_from_fields(
     })
 }
 
+/// Parses a space file's text with `parse`, naming the source and, for a space-wide
+/// error that the parser could not place, the line of the parameter at fault.
+fn parse_file(
+    text: &str,
+    source: &str,
+    parse: impl FnOnce(&str) -> std::result::Result<SpaceFile, String>,
+) -> std::result::Result<SearchSpace, SpaceError> {
+    let file = |message| SpaceError::File {
+        path: source.into(),
+        message,
+    };
+    let params = parse(text).map_err(file)?;
+    SearchSpace::try_from(params).map_err(|e| match &e {
+        SpaceError::DuplicateName { name } => {
+            // The line of the second place that names it.
+            let mut places: Vec<usize> = [format!("\"{name}\""), format!("'{name}'")]
+                .iter()
+                .flat_map(|quoted| text.match_indices(quoted.as_str()).map(|(at, _)| at))
+                .collect();
+            places.sort_unstable();
+            let line = places.get(1).or(places.first()).map_or(
+                " (its name is written with escapes; search the file for it)".to_owned(),
+                |&at| format!(" (line {})", text[..at].matches('\n').count() + 1),
+            );
+            file(format!("{e}{line}"))
+        }
+        _ => file(e.to_string()),
+    })
+}
+
 impl SearchSpace {
     /// A builder that validates each parameter when [`SpaceBuilder::build`] runs.
     pub fn builder() -> SpaceBuilder {
@@ -387,32 +450,11 @@ impl SearchSpace {
     /// A space from parameters, validated.
     pub fn new(params: Vec<Param>) -> std::result::Result<Self, SpaceError> {
         for (i, p) in params.iter().enumerate() {
-            if p.name.is_empty() {
-                return Err(SpaceError::EmptyName);
-            }
+            p.validate()?;
             if params[..i].iter().any(|q| q.name == p.name) {
                 return Err(SpaceError::DuplicateName {
                     name: p.name.clone(),
                 });
-            }
-            p.domain.validate(&p.name)?;
-            if let Some(prior) = &p.prior {
-                let numeric = !matches!(p.domain, Domain::Categorical { .. });
-                if !numeric
-                    || p.prior_unit().is_none()
-                    || !(prior.spread > 0.0 && prior.spread.is_finite())
-                {
-                    return Err(SpaceError::InvalidPrior {
-                        name: p.name.clone(),
-                        message: if !numeric {
-                            "priors apply to float and int parameters".into()
-                        } else if p.prior_unit().is_none() {
-                            format!("its centre {} is outside {}", prior.center, p.domain)
-                        } else {
-                            format!("its spread must be positive, got {}", prior.spread)
-                        },
-                    });
-                }
             }
         }
         Ok(Self { params })
@@ -421,18 +463,16 @@ impl SearchSpace {
     /// Parses a space from JSON: `{"params": [{"name": "lr", "type": "float",
     /// "low": 0.0001, "high": 0.1, "scale": "log"}, ...]}`.
     pub fn from_json_str(text: &str) -> std::result::Result<Self, SpaceError> {
-        serde_json::from_str(text).map_err(|e| SpaceError::File {
-            path: "<json>".into(),
-            message: e.to_string(),
+        parse_file(text, "<json>", |t| {
+            serde_json::from_str(t).map_err(|e| e.to_string())
         })
     }
 
     /// Parses a space from TOML: one `[[params]]` table per parameter, with the same
     /// keys as the JSON form.
     pub fn from_toml_str(text: &str) -> std::result::Result<Self, SpaceError> {
-        toml::from_str(text).map_err(|e| SpaceError::File {
-            path: "<toml>".into(),
-            message: e.to_string(),
+        parse_file(text, "<toml>", |t| {
+            toml::from_str(t).map_err(|e| e.to_string())
         })
     }
 

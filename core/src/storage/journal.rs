@@ -4,7 +4,10 @@
 //! append each line with one write in append mode, so lines from several processes
 //! never interleave. Finished trials are `fsync`'d before the append returns.
 //!
-//! A process killed mid-write can leave a torn last line. Reading skips it with a
+//! A process killed mid-write can leave a torn last line. The next writer ends it with
+//! [`TORN_SEAL`] and a newline, so that it stays a separate line that every reader skips,
+//! even when the kill cut only the newline and the bytes before it form a whole event:
+//! that writer never returned, so its event must not count. Reading skips it with a
 //! warning; the next writer first ends it with a newline, so it stays a separate (and
 //! skipped) line rather than gluing itself to the next event. A torn line is told
 //! apart from real corruption by being a truncated JSON value: corruption anywhere
@@ -16,6 +19,10 @@ use std::path::{Path, PathBuf};
 
 use super::{Event, Record, Storage};
 use crate::error::{Error, Result};
+
+/// What a writer appends to a torn last line before its own: a reader skips any line
+/// that ends with it.
+pub const TORN_SEAL: &[u8] = b" <- torn: its writer was stopped mid-write";
 
 /// A study's events in a JSON Lines file.
 ///
@@ -87,7 +94,8 @@ impl JournalStorage {
         }
     }
 
-    /// Whether the file's last byte is something other than a newline: a torn line.
+    /// Whether the file's last byte is something other than a newline: a torn line
+    /// (when the caller holds the lock, since writers write whole lines under it).
     fn ends_torn(&mut self) -> Result<bool> {
         let len = self.file.metadata().map_err(|e| self.io(e))?.len();
         if len == 0 {
@@ -104,6 +112,7 @@ impl JournalStorage {
     fn write_line(&mut self, line: &[u8], durable: bool) -> Result<()> {
         let mut bytes = Vec::with_capacity(line.len() + 2);
         if self.ends_torn()? {
+            bytes.extend_from_slice(TORN_SEAL);
             bytes.push(b'\n');
         }
         bytes.extend_from_slice(line);
@@ -168,7 +177,9 @@ impl Storage for JournalStorage {
         for raw in bytes[..complete].split_inclusive(|&b| b == b'\n') {
             self.lines += 1;
             let line = &raw[..raw.len() - 1];
-            if !line.iter().all(u8::is_ascii_whitespace) {
+            if line.ends_with(TORN_SEAL) {
+                self.warn_torn(at, line.len() - TORN_SEAL.len());
+            } else if !line.iter().all(u8::is_ascii_whitespace) {
                 match serde_json::from_slice::<Event>(line) {
                     Ok(event) => events.push(Record {
                         position: self.lines as u64,
@@ -285,6 +296,26 @@ mod tests {
             text.lines().count(),
             3,
             "the torn line stays, on its own line"
+        );
+
+        // Cut just before its newline: whole JSON, but its writer never returned.
+        let whole = serde_json::to_string(&finished(3)).unwrap();
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(whole.as_bytes())
+            .unwrap();
+        let mut writer = JournalStorage::open(&path).unwrap();
+        writer.lock().unwrap();
+        assert_eq!(events(writer.read_new().unwrap()).len(), 2);
+        writer.append(&finished(4)).unwrap();
+        writer.unlock().unwrap();
+        let mut fresh = JournalStorage::open(&path).unwrap();
+        assert_eq!(
+            events(fresh.read_new().unwrap()),
+            [finished(0), finished(2), finished(4)],
+            "the unfinished write never counts"
         );
     }
 

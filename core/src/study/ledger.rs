@@ -85,11 +85,7 @@ impl Ledger {
                         self.history.len()
                     ));
                 }
-                if let Some((space, _)) = &self.created {
-                    space.to_unit(&params).map_err(|e| {
-                        format!("trial {number}'s params do not fit the study's search space: {e}")
-                    })?;
-                }
+                self.check_params(&params, &format!("trial {number}'s params"))?;
                 let deaths = match queued.and_then(|q| self.queue.get_mut(q as usize)) {
                     Some(entry) => {
                         entry.taken = true;
@@ -134,6 +130,7 @@ impl Ledger {
                 t.finished = Some(time);
             }
             Event::TrialEnqueued { params, retry_of } => {
+                self.check_params(&params, "queued params")?;
                 let deaths = retry_of
                     .and_then(|n| self.deaths.get(n as usize).copied())
                     .unwrap_or(0);
@@ -169,6 +166,17 @@ impl Ledger {
             }
         }
         Ok(())
+    }
+
+    /// Params written by this study must lie in its search space.
+    fn check_params(&self, params: &Params, what: &str) -> std::result::Result<(), String> {
+        match &self.created {
+            Some((space, _)) => space
+                .to_unit(params)
+                .map(drop)
+                .map_err(|e| format!("{what} do not fit the study's search space: {e}")),
+            None => Ok(()),
+        }
     }
 
     fn trial_mut(&mut self, number: u64, what: &str) -> std::result::Result<&mut Trial, String> {
