@@ -6,16 +6,17 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use knob_core::testing::UniformSampler;
-use knob_core::{Scale, SearchSpace, Study};
+use knob_core::{Direction, Scale, SearchSpace, Study};
 
 /// The `tune_digits` example that `cargo test` builds beside this test.
 fn tune_digits(args: &[&str]) -> Output {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let bin: PathBuf = profile_dir.join("examples/tune_digits");
+    // `cargo test` builds the examples (a lone `--test cli` does not: build them first).
     assert!(bin.exists(), "{} is built by `cargo test`", bin.display());
     Command::new(bin)
-        .args(["--dataset", "digits", "--quiet", "--trials", "2", "--epochs", "1"])
+        .args(["--dataset", "digits", "--quiet", "--trials", "2"])
         .args(args)
         .output()
         .unwrap()
@@ -71,6 +72,7 @@ fn a_journal_of_another_space_says_what_differs() {
         .unwrap();
     drop(
         Study::builder(other)
+            .direction(Direction::Maximize)
             .sampler(UniformSampler)
             .journal(&journal)
             .build()
