@@ -78,16 +78,16 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let at = any::<usize>();
     prop_oneof![
-        (at.clone(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
+        (at, any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
         (
-            at.clone(),
+            at,
             prop::sample::select(b"{}[]\",:0123456789.-eE \n\\ntruefalsenull".to_vec())
         )
             .prop_map(|(i, b)| Mutation::Insert(i, b)),
-        at.clone().prop_map(Mutation::Delete),
-        at.clone().prop_map(Mutation::Truncate),
-        at.clone().prop_map(Mutation::RepeatLine),
-        (at.clone(), at.clone()).prop_map(|(i, j)| Mutation::SwapLines(i, j)),
+        at.prop_map(Mutation::Delete),
+        at.prop_map(Mutation::Truncate),
+        at.prop_map(Mutation::RepeatLine),
+        (at, at).prop_map(|(i, j)| Mutation::SwapLines(i, j)),
         at.prop_map(Mutation::JoinLines),
     ]
 }

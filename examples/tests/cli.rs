@@ -51,7 +51,10 @@ fn an_unusable_logdir_is_named() {
         "--storage",
         storage.to_str().unwrap(),
     ]));
-    assert!(e.contains(logdir.to_str().unwrap()) && e.contains("Not a directory"), "{e}");
+    assert!(
+        e.contains(logdir.to_str().unwrap()) && e.contains("Not a directory"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -84,7 +87,13 @@ fn a_journal_of_another_space_says_what_differs() {
         "--logdir",
         dir.path().join("tb").to_str().unwrap(),
     ]));
-    assert!(e.contains("study.jsonl") && e.contains("belongs to a different study"), "{e}");
-    assert!(e.contains("`lr` was float [0.001, 0.1] (log), now float [0.0001, 0.03] (log)"), "{e}");
+    assert!(
+        e.contains("study.jsonl") && e.contains("belongs to a different study"),
+        "{e}"
+    );
+    assert!(
+        e.contains("`lr` was float [0.001, 0.1] (log), now float [0.0001, 0.03] (log)"),
+        "{e}"
+    );
     assert!(e.contains("`beta1`") && e.contains("is new"), "{e}");
 }
