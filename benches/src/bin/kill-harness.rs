@@ -1,7 +1,8 @@
 //! Kills `tune_digits` with SIGKILL at random moments, resumes it, and checks the
 //! journal with a reader of its own (plain JSON, not knob's types): no corrupt line, no
-//! completed trial lost or changed, no trial number given twice, no trial stranded, and
-//! the final count exact.
+//! completed trial lost or changed, no trial number given twice, no trial stranded (left
+//! running, queued and never taken, or failed by a crash and never retried without the
+//! retry cap saying so), and the final count exact.
 //!
 //! A third of the kills land 1-60 ms after the process starts (while it opens and
 //! recovers the study), the others anywhere in a run. Each study takes up to
@@ -32,6 +33,9 @@ struct Journal {
     completed: BTreeMap<u64, (Value, Value)>,
     /// Trials started and neither finished nor requeued.
     running: usize,
+    /// Failed trials that nothing reruns and that were not given up on by the retry
+    /// cap: a crash recovery that wrote the failure but not the retry.
+    unretried_failures: usize,
     /// Queued params no trial has taken.
     untaken: usize,
     /// Trials that count toward `--trials`: not failed-and-retried.
@@ -47,6 +51,7 @@ fn read_journal(path: &Path) -> Journal {
     let mut j = Journal::default();
     let mut started: Vec<Value> = Vec::new(); // params by number
     let mut state: Vec<&'static str> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
     let mut retried = HashSet::new();
     let mut queue_taken: Vec<bool> = Vec::new();
     let complete_part = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
@@ -87,6 +92,7 @@ fn read_journal(path: &Path) -> Journal {
                 }
                 started.push(event["params"].clone());
                 state.push("running");
+                errors.push(String::new());
             }
             Some("trial_finished") => {
                 let n = number.unwrap_or(u64::MAX) as usize;
@@ -96,6 +102,7 @@ fn read_journal(path: &Path) -> Journal {
                         Some("pruned") => "pruned",
                         _ => "failed",
                     };
+                    errors[n] = event["error"].as_str().unwrap_or_default().to_owned();
                     if *s == "complete" {
                         j.completed
                             .insert(n as u64, (event.clone(), started[n].clone()));
@@ -125,6 +132,11 @@ fn read_journal(path: &Path) -> Journal {
         .count();
     j.failed_for_good = (0..state.len())
         .filter(|&n| state[n] == "failed" && !retried.contains(&(n as u64)))
+        .count();
+    // This job's trainer does not fail: a failure for good must be the retry cap's.
+    j.unretried_failures = (0..state.len())
+        .filter(|&n| state[n] == "failed" && !retried.contains(&(n as u64)))
+        .filter(|&n| !errors[n].contains("not retried again"))
         .count();
     j
 }
@@ -274,7 +286,7 @@ fn main() {
         tally.corrupt_lines += end.corrupt_lines;
         tally.torn_lines += end.torn_lines;
         tally.duplicate_numbers += end.duplicate_numbers;
-        tally.stranded += end.running + end.untaken;
+        tally.stranded += end.running + end.untaken + end.unretried_failures;
         tally.wrong_final_count += usize::from(end.counted != args.trials);
         tally.retries += end.retries;
         tally.failed_for_good += end.failed_for_good;
