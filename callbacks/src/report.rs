@@ -108,7 +108,13 @@ pub fn write_report(
     title: &str,
     ranking: Option<(&str, Vec<(String, f64)>)>,
 ) -> Result<ReportFiles, BoxError> {
-    std::fs::create_dir_all(dir)?;
+    let at = |path: &Path| {
+        let path = path.display().to_string();
+        move |e: Box<dyn std::error::Error + Send + Sync>| -> BoxError {
+            format!("report {path}: {e}").into()
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(|e| at(dir)(e.into()))?;
     let complete: Vec<_> = history.in_state(TrialState::Complete).collect();
     let mut best = f64::NAN;
     let direction = history.direction();
@@ -192,7 +198,8 @@ pub fn write_report(
         &names,
         &lines,
         higher_is_better,
-    )?;
+    )
+    .map_err(at(&png))?;
     draw_report(
         SVGBackend::new(&svg, size).into_drawing_area(),
         title,
@@ -200,7 +207,8 @@ pub fn write_report(
         &names,
         &lines,
         higher_is_better,
-    )?;
+    )
+    .map_err(at(&svg))?;
 
     let mut md = format!("# {title}\n\n");
     if let Some(b) = history.best() {
@@ -227,7 +235,7 @@ pub fn write_report(
     }
     md += "\n![report](report.png)\n";
     let markdown = dir.join("report.md");
-    std::fs::write(&markdown, md)?;
+    std::fs::write(&markdown, md).map_err(|e| at(&markdown)(e.into()))?;
     Ok(ReportFiles { png, svg, markdown })
 }
 

@@ -346,3 +346,71 @@ fn a_trainer_that_rejects_the_space_stops_the_study_before_any_trial() {
     );
     assert!(study.trials().unwrap().is_empty());
 }
+
+/// A storage whose disk fills after `room` appends, remembering when.
+struct FillingDisk {
+    inner: knob_core::MemoryStorage,
+    room: usize,
+    full_since: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
+}
+
+impl knob_core::Storage for FillingDisk {
+    fn append(&mut self, event: &Event) -> knob_core::Result<()> {
+        if self.room == 0 {
+            self.full_since
+                .lock()
+                .unwrap()
+                .get_or_insert_with(Instant::now);
+            return Err(knob_core::Error::Io {
+                path: "/data/study.jsonl".into(),
+                source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+            });
+        }
+        self.room -= 1;
+        self.inner.append(event)
+    }
+    fn read_new(&mut self) -> knob_core::Result<Vec<knob_core::Record>> {
+        self.inner.read_new()
+    }
+    fn location(&self) -> String {
+        "/data/study.jsonl".into()
+    }
+}
+
+#[test]
+fn a_storage_that_fills_up_ends_the_study_within_a_second() {
+    /// Long trials that report every 10 ms: a full disk must not wait for them.
+    struct Long;
+    impl Trainer for Long {
+        fn fit(&mut self, p: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
+            for epoch in 0..500 {
+                std::thread::sleep(Duration::from_millis(10));
+                if ctx.report(epoch, 1.0)?.is_stop() {
+                    break;
+                }
+            }
+            Ok(p.float("x")?)
+        }
+    }
+    let full_since = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let study = Study::builder(space())
+        .sampler(UniformSampler)
+        .storage(FillingDisk {
+            inner: knob_core::MemoryStorage::new(),
+            room: 40,
+            full_since: full_since.clone(),
+        })
+        .build()
+        .unwrap();
+    let e = study
+        .optimize(10, 2, |_| Ok(Long), |_| CallbackList::new())
+        .unwrap_err()
+        .to_string();
+    let full = full_since.lock().unwrap().expect("the disk filled");
+    assert!(e.contains("/data/study.jsonl"), "{e}");
+    let after = full.elapsed();
+    assert!(
+        after < Duration::from_secs(1),
+        "returned {after:?} after the disk filled"
+    );
+}
