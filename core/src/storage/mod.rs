@@ -24,7 +24,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Which process started a trial, so that any reader of the study can tell a trial that
 /// a live process is running from one whose process died.
 ///
-/// See [`crate::study`]'s liveness rule: an owner on the reader's own host (same
+/// See the liveness rule on [`Study`](crate::Study): an owner on the reader's own host (same
 /// hostname, boot and PID namespace) is alive exactly while its pid runs with the same
 /// start time; any other owner is alive while it beats (a [`Event::Heartbeat`]) at least
 /// once per `grace` seconds.

@@ -111,7 +111,7 @@ impl StudyBuilder {
 
     /// How often a process with running trials tells the storage it is alive (default
     /// 10 s). Processes on other hosts, or in other PID namespaces, take its trials for
-    /// stale after [`StudyBuilder::grace`] without a beat. See [`crate::study`]
+    /// stale after [`StudyBuilder::grace`] without a beat. See [`Study`]
     /// for the whole liveness rule.
     pub fn heartbeat(mut self, interval: Duration) -> Self {
         self.heartbeat = interval;

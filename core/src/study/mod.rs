@@ -682,27 +682,21 @@ mod tests {
         // A trial from another search space: `x` outside [0, 1].
         let foreign = lines[1].replacen("\"x\":", "\"x\":7.5,\"was\":", 1);
         let foreign = format!("{}\n{foreign}\n", lines[0]);
-        std::fs::write(&path, foreign).unwrap();
-        let e = Study::builder(space())
-            .sampler(UniformSampler)
-            .journal(&path)
-            .build()
-            .err()
-            .unwrap()
-            .to_string();
+        let open_error = |text: String| {
+            std::fs::write(&path, text).unwrap();
+            let built = Study::builder(space())
+                .sampler(UniformSampler)
+                .journal(&path)
+                .build();
+            built.err().unwrap().to_string()
+        };
+        let e = open_error(foreign);
         assert!(
             e.contains("line 2") && e.contains("`x`") && e.contains("search space"),
             "{e}"
         );
         // Two events glued on one line.
-        std::fs::write(&path, format!("{}\n{}{}\n", lines[0], lines[1], lines[2])).unwrap();
-        let e = Study::builder(space())
-            .sampler(UniformSampler)
-            .journal(&path)
-            .build()
-            .err()
-            .unwrap()
-            .to_string();
+        let e = open_error(format!("{}\n{}{}\n", lines[0], lines[1], lines[2]));
         assert!(
             e.contains("line 2") && e.contains("trailing characters"),
             "{e}"

@@ -190,7 +190,7 @@ impl Study {
                             Ok(None) => break,
                             Err(e) => return fail(e),
                         };
-                        let _flight = pool.take_off();
+                        let flight = pool.take_off();
                         let ran_trial = match catch_unwind(AssertUnwindSafe(|| make_callbacks(&info))) {
                             Ok(callbacks) => self.run_trial(&mut trainer, info.clone(), callbacks),
                             Err(panic) => TrialRun {
@@ -219,7 +219,7 @@ impl Study {
                             }
                             Some(outcome) => self.tell(info.number, outcome),
                         };
-                        drop(_flight);
+                        drop(flight); // landed: idle workers may take a retry now
                         if let Err(e) = told {
                             return fail(e);
                         }
