@@ -200,6 +200,22 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A storage on a server failed (PostgreSQL): unreachable past its timeout, refused
+    /// credentials, a missing database, a schema of a newer version.
+    #[error("storage {location}: {message}")]
+    Storage {
+        /// The server and study, never with a password.
+        location: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The storage's lock was lost with its connection between `lock` and `unlock`; the
+    /// study redoes the locked step.
+    #[error("storage {location}: the connection broke while the study held its lock")]
+    LockLost {
+        /// The server and study.
+        location: String,
+    },
     /// A journal line in the middle of the file that is not a valid event.
     #[error("journal {path}, line {line}: {message}")]
     CorruptJournal {

@@ -50,7 +50,11 @@ pub use pruner::{NopPruner, Pruner};
 pub use sampler::{study_rng, trial_rng, KnobRng, Sampler};
 pub use space::{Domain, Param, Prior, Scale, SearchSpace, SpaceBuilder};
 pub use spelling::did_you_mean;
-pub use storage::{Event, JournalStorage, MemoryStorage, Owner, Record, Storage, FORMAT_VERSION};
+pub use storage::{
+    open_storage, Event, JournalStorage, MemoryStorage, Owner, Record, Storage, FORMAT_VERSION,
+};
+#[cfg(feature = "postgres")]
+pub use storage::{PostgresStorage, StudyRow, SCHEMA_VERSION};
 pub use study::{
     Leaderboard, Outcome, Study, StudyBuilder, Summary, DEFAULT_HEARTBEAT, GRACE_BEATS,
 };

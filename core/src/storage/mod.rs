@@ -7,9 +7,13 @@
 
 mod journal;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 pub use journal::JournalStorage;
 pub use memory::MemoryStorage;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresStorage, StudyRow, SCHEMA_VERSION};
 
 use serde::{Deserialize, Serialize};
 
@@ -215,6 +219,29 @@ pub trait Storage: Send {
 
     /// Where the events live, for error messages.
     fn location(&self) -> String;
+}
+
+/// Opens the storage that `spec` names: a `postgres://` or `postgresql://` URL is study
+/// `study` of that database (with the `postgres` feature); anything else is the path of
+/// a JSON Lines journal, which holds one study (`study` is then unused).
+pub fn open_storage(spec: &str, study: &str) -> Result<Box<dyn Storage>> {
+    let is_url = spec.starts_with("postgres://") || spec.starts_with("postgresql://");
+    if !is_url {
+        return Ok(Box::new(JournalStorage::open(spec)?));
+    }
+    #[cfg(feature = "postgres")]
+    {
+        Ok(Box::new(PostgresStorage::connect(spec, study)?))
+    }
+    #[cfg(not(feature = "postgres"))]
+    {
+        let _ = study;
+        Err(crate::Error::Config(
+            "a PostgreSQL storage needs knob-core's `postgres` feature (for the examples: \
+             --features postgres)"
+                .into(),
+        ))
+    }
 }
 
 impl<S: Storage + ?Sized> Storage for Box<S> {

@@ -20,6 +20,7 @@ use crate::MemoryStorage;
 enum StorageChoice {
     Memory,
     Journal(PathBuf),
+    At(String, String),
     Custom(Box<dyn Storage>),
 }
 
@@ -77,6 +78,15 @@ impl StudyBuilder {
     /// continues the study. Without a storage the study lives in memory.
     pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
         self.storage = StorageChoice::Journal(path.into());
+        self
+    }
+
+    /// Persists the study where `spec` says ([`crate::open_storage`]): a
+    /// `postgres://user@host/db` URL is study `name` of that database (with the
+    /// `postgres` feature); a path is a journal. The storage opens in
+    /// [`StudyBuilder::build`].
+    pub fn storage_at(mut self, spec: impl Into<String>, name: impl Into<String>) -> Self {
+        self.storage = StorageChoice::At(spec.into(), name.into());
         self
     }
 
@@ -151,6 +161,7 @@ impl StudyBuilder {
         let storage: Box<dyn Storage> = match self.storage {
             StorageChoice::Memory => Box::new(MemoryStorage::new()),
             StorageChoice::Journal(path) => Box::new(JournalStorage::open(path)?),
+            StorageChoice::At(spec, name) => crate::open_storage(&spec, &name)?,
             StorageChoice::Custom(storage) => storage,
         };
         let prior = self
@@ -174,7 +185,8 @@ impl StudyBuilder {
         let heartbeat = Heartbeat::start(self.heartbeat, move || {
             beating
                 .upgrade()
-                .is_some_and(|state| super::beat(&state, token))
+                .map(|state| super::beat(&state, token))
+                .is_some()
         });
         let study = Study {
             space: self.space,
@@ -183,6 +195,7 @@ impl StudyBuilder {
             owner,
             retry_crashed: self.retry_crashed,
             max_retries: self.max_retries,
+            poll: self.heartbeat.min(Duration::from_millis(500)),
             state,
             interrupted: AtomicBool::new(false),
             aborted: AtomicBool::new(false),

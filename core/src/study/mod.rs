@@ -45,6 +45,16 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// What `ask_within` gives a worker.
+pub(crate) enum Asked {
+    /// A trial to run, and whether it retries a device failure.
+    Trial(TrialInfo, bool),
+    /// Nothing now; trials of other processes still run and may come back.
+    Wait,
+    /// Nothing left to run.
+    Done,
+}
+
 /// A hyperparameter study. `Sync`: share it between threads by reference.
 ///
 /// ```
@@ -91,6 +101,8 @@ pub struct Study {
     owner: Owner,
     retry_crashed: bool,
     max_retries: u32,
+    /// How often `optimize` looks again at trials other processes run.
+    poll: std::time::Duration,
     state: Arc<Mutex<State>>,
     interrupted: AtomicBool,
     /// Set when `optimize` fails (a storage that cannot be written): running trials
@@ -128,27 +140,24 @@ impl State {
     }
 }
 
-/// Appends a heartbeat for owner `token` when it has running trials; false once the
-/// storage fails (the thread then stops: the study's own calls report the error).
-fn beat(state: &Mutex<State>, token: u64) -> bool {
+/// Appends a heartbeat for owner `token` when it has running trials. A storage error
+/// is left to the study's own calls to report; the next beat tries again.
+fn beat(state: &Mutex<State>, token: u64) {
     let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-    let result = state.storage.lock().and_then(|_| {
-        state.sync()?;
-        let ledger = &state.ledger;
-        let runs = ledger
-            .history
-            .in_state(TrialState::Running)
-            .any(|t| ledger.owners[t.number as usize].token == token);
-        if runs {
-            state.record(Event::Heartbeat {
-                token,
-                time: now_secs(),
-            })?;
-        }
-        Ok(())
-    });
-    let unlocked = state.storage.unlock();
-    result.and(unlocked).is_ok()
+    if state.sync().is_err() {
+        return;
+    }
+    let ledger = &state.ledger;
+    let runs = ledger
+        .history
+        .in_state(TrialState::Running)
+        .any(|t| ledger.owners[t.number as usize].token == token);
+    if runs {
+        let _ = state.record(Event::Heartbeat {
+            token,
+            time: now_secs(),
+        });
+    }
 }
 
 impl Study {
@@ -180,15 +189,28 @@ impl Study {
     }
 
     /// Runs `f` holding the study's mutex and the storage's lock, after reading new
-    /// events.
-    fn locked<R>(&self, f: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
+    /// events. When a server storage loses its lock with its connection, `f` runs again
+    /// from a fresh read, so a step is never half done under a lock someone else took.
+    fn locked<R>(&self, mut f: impl FnMut(&mut State) -> Result<R>) -> Result<R> {
+        const ATTEMPTS: usize = 10;
         let mut state = self.lock_state();
-        state.storage.lock()?;
-        let result = state.sync().and_then(|_| f(&mut state));
-        let unlocked = state.storage.unlock();
-        let value = result?;
-        unlocked?;
-        Ok(value)
+        for attempt in 1.. {
+            let result = state
+                .storage
+                .lock()
+                .and_then(|_| state.sync())
+                .and_then(|_| f(&mut state));
+            let unlocked = state.storage.unlock();
+            match result {
+                Err(Error::LockLost { .. }) if attempt < ATTEMPTS => continue,
+                result => {
+                    let value = result?;
+                    unlocked?;
+                    return Ok(value);
+                }
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     /// The next trial to run, or `None` when the sampler has nothing left.
@@ -196,7 +218,10 @@ impl Study {
     /// For users who drive their own loop: train with the returned params, then
     /// [`Study::tell`] the outcome.
     pub fn ask(&self) -> Result<Option<TrialInfo>> {
-        Ok(self.ask_within(usize::MAX, None)?.map(|(info, _)| info))
+        Ok(match self.ask_within(usize::MAX, None)? {
+            Asked::Trial(info, _) => Some(info),
+            Asked::Wait | Asked::Done => None,
+        })
     }
 
     /// Asks the study to stop, as on Ctrl-C: `optimize` starts no new trial, running
@@ -236,22 +261,24 @@ impl Study {
         })
     }
 
-    /// [`Study::ask`] for `optimize`'s workers, `None` once `limit` trials are
-    /// finished or running; also says whether the trial retries a device failure.
-    /// `avoid_for` names the asking worker when retries of its device failures are
-    /// to go to someone else.
-    pub(crate) fn ask_within(
-        &self,
-        limit: usize,
-        avoid_for: Option<usize>,
-    ) -> Result<Option<(TrialInfo, bool)>> {
+    /// [`Study::ask`] for `optimize`'s workers, with `limit` trials to reach; also says
+    /// whether the trial retries a device failure. `avoid_for` names the asking worker
+    /// when retries of its device failures are to go to someone else.
+    pub(crate) fn ask_within(&self, limit: usize, avoid_for: Option<usize>) -> Result<Asked> {
         if self.should_stop() {
-            return Ok(None);
+            return Ok(Asked::Done);
         }
         self.locked(|state| {
             self.recover_stale(state)?;
             if state.ledger.counted() >= limit {
-                return Ok(None);
+                // Trials another process runs may yet come back as retries (its process
+                // may die): wait for them rather than leave the study short.
+                let ledger = &state.ledger;
+                let elsewhere = ledger
+                    .history
+                    .in_state(TrialState::Running)
+                    .any(|t| ledger.owners[t.number as usize].token != self.owner.token);
+                return Ok(if elsewhere { Asked::Wait } else { Asked::Done });
             }
             let number = state.ledger.history.len() as u64;
             let queued = (0..state.ledger.queue.len()).find(|&q| {
@@ -274,7 +301,7 @@ impl Study {
                     })??;
                     match suggested {
                         Some(point) => self.space.from_unit(&point)?,
-                        None => return Ok(None),
+                        None => return Ok(Asked::Done),
                     }
                 }
             };
@@ -290,7 +317,7 @@ impl Study {
                 queued: queued.map(|q| q as u64),
             })?;
             let is_retry = queued.is_some_and(|q| state.avoid.contains_key(&q));
-            Ok(Some((TrialInfo { number, params }, is_retry)))
+            Ok(Asked::Trial(TrialInfo { number, params }, is_retry))
         })
     }
 
@@ -299,7 +326,7 @@ impl Study {
     pub fn tell(&self, number: u64, outcome: Outcome) -> Result<()> {
         self.locked(|state| {
             let trial = state.ledger.running(number)?;
-            let (finished, value, error) = match outcome {
+            let (finished, value, error) = match outcome.clone() {
                 Outcome::Complete(v) if v.is_finite() => (TrialState::Complete, Some(v), None),
                 Outcome::Complete(v) => (
                     TrialState::Failed,
@@ -359,7 +386,7 @@ impl Study {
         self.space.to_unit(&params)?;
         self.locked(|state| {
             state.record(Event::TrialEnqueued {
-                params,
+                params: params.clone(),
                 retry_of: None,
             })
         })

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use super::{panic_message, Outcome, Study};
+use super::{panic_message, Asked, Outcome, Study};
 use crate::callback::{CallbackList, TrialInfo};
 use crate::error::{BoxError, Error, Result};
 use crate::trainer::{Trainer, TrialContext};
@@ -184,10 +184,15 @@ impl Study {
                         let avoid_for = others_live(live).then_some(worker.index);
                         let generation = pool.generation();
                         let (info, is_retry) = match self.ask_within(n_trials, avoid_for) {
-                            Ok(Some(asked)) => asked,
+                            Ok(Asked::Trial(info, is_retry)) => (info, is_retry),
                             // Trials of this call still run: one may come back as a retry.
-                            Ok(None) if !self.should_stop() && pool.wait_for_a_trial_end(generation) => continue,
-                            Ok(None) => break,
+                            Ok(Asked::Done) if !self.should_stop() && pool.wait_for_a_trial_end(generation) => continue,
+                            Ok(Asked::Done) => break,
+                            // Other processes' trials: their ends are not signalled here.
+                            Ok(Asked::Wait) => {
+                                pool.wait_at_most(generation, self.poll);
+                                continue;
+                            }
                             Err(e) => return fail(e),
                         };
                         let flight = pool.take_off();
@@ -343,6 +348,14 @@ impl Pool {
     fn wake_all(&self) {
         self.flights().generation += 1;
         self.landed.notify_all();
+    }
+
+    /// Waits until something happened after `seen`, or `timeout` passed.
+    fn wait_at_most(&self, seen: u64, timeout: std::time::Duration) {
+        let flights = self.flights();
+        if flights.generation == seen {
+            let _ = self.landed.wait_timeout(flights, timeout);
+        }
     }
 
     /// Waits until something happened after `seen` (a trial ended, a worker left, the

@@ -1,0 +1,700 @@
+//! Studies in PostgreSQL, shared by processes on many machines (the `postgres` feature).
+//!
+//! The same events as the journal, one row each, in the order the study folds them:
+//!
+//! ```text
+//! knob_schema (version)                        the schema's version, one row
+//! knob_studies (id, name unique, direction, space, created)
+//! knob_events (study_id, seq, event_id, body)  primary key (study_id, seq),
+//!                                              unique (study_id, event_id)
+//! ```
+//!
+//! Every append takes the study's advisory lock, so `seq` is handed out one at a time
+//! and commits in its own order: readers fold events by `seq` and trial numbers stay
+//! event order. A study holds the same lock (session-level) from reading new events to
+//! appending a trial's start.
+//!
+//! Faults: a dropped connection or a restarted server is reconnected with backoff, up to
+//! [`PostgresStorage::timeout`]. An append whose commit is unknown (the connection broke
+//! during it) is settled by its client-made event id: present, it committed; absent, it
+//! did not and is retried. A lock lost with its connection is reported as
+//! [`Error::LockLost`], which the study answers by redoing the whole locked step, so no
+//! trial number is handed out twice.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use postgres::error::SqlState;
+use postgres::{Client, Config};
+
+use super::{Event, Record, Storage};
+use crate::error::{Error, Result};
+
+/// The schema this build creates and reads.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// The first key of every advisory lock knob takes ("knob" in ASCII), so that other
+/// applications' advisory locks on the same database do not collide with ours.
+const LOCK_CLASS: i32 = 0x6b6e_6f62;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS knob_schema (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS knob_studies (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    direction TEXT,
+    space TEXT,
+    created TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS knob_events (
+    study_id BIGINT NOT NULL REFERENCES knob_studies (id) ON DELETE CASCADE,
+    seq BIGINT NOT NULL,
+    event_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (study_id, seq),
+    UNIQUE (study_id, event_id)
+);";
+
+/// A study of a PostgreSQL database, as [`PostgresStorage::studies`] lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyRow {
+    /// Its unique name.
+    pub name: String,
+    /// `minimize` or `maximize`, once the study was created by a `Study`.
+    pub direction: Option<String>,
+    /// How many trials it has started.
+    pub trials: i64,
+    /// When it was created, as PostgreSQL prints it.
+    pub created: String,
+}
+
+/// One study's events in a PostgreSQL database.
+///
+/// Credentials come from the URL, then the standard `PGHOST`, `PGPORT`, `PGUSER`,
+/// `PGPASSWORD`, `PGDATABASE` and `PGSSLMODE` variables, then `~/.pgpass` (or
+/// `PGPASSFILE`). TLS follows `sslmode` (`disable`, `prefer`, the default, or `require`),
+/// through the system's TLS library. Messages name the server as
+/// `postgresql://user@host:port/db`, never with the password.
+///
+/// ```no_run
+/// # use knob_core::{PostgresStorage, Scale, SearchSpace, Study};
+/// # use knob_core::testing::UniformSampler;
+/// let space = SearchSpace::builder().float("lr", 1e-4, 1e-1, Scale::Log).build()?;
+/// let storage = PostgresStorage::connect("postgres://knob@db.lan/studies", "mnist-mlp")?;
+/// let study = Study::builder(space).sampler(UniformSampler).storage(storage).build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct PostgresStorage {
+    config: Config,
+    verify: Verify,
+    server: Server,
+    study: String,
+    study_id: i64,
+    client: Option<Client>,
+    timeout: Duration,
+    /// Bumped on every new connection: a session lock lives only as long as its
+    /// connection.
+    connection: u64,
+    /// The connection the study's lock was taken on, while it is held.
+    locked_on: Option<u64>,
+    /// The last `seq` returned by `read_new`.
+    read_up_to: i64,
+}
+
+impl fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PostgresStorage({})", self.location())
+    }
+}
+
+impl PostgresStorage {
+    /// Opens study `study` of the database at `url` (`postgres://user:pw@host:port/db`,
+    /// `postgresql://…` or a `key=value` connection string), creating the schema and
+    /// the study's row if they are missing. Waits up to 30 s for the server.
+    pub fn connect(url: &str, study: &str) -> Result<Self> {
+        Self::connect_with_timeout(url, study, Duration::from_secs(30))
+    }
+
+    /// [`PostgresStorage::connect`], waiting up to `timeout` for an unreachable server
+    /// now and on every reconnect later.
+    pub fn connect_with_timeout(url: &str, study: &str, timeout: Duration) -> Result<Self> {
+        if study.is_empty() {
+            return Err(Error::Config("a PostgreSQL study needs a name".into()));
+        }
+        let (config, verify) = config_from(url)?;
+        let server = Server::of(&config);
+        let mut storage = Self {
+            config,
+            verify,
+            server,
+            study: study.to_owned(),
+            study_id: 0,
+            client: None,
+            timeout,
+            connection: 0,
+            locked_on: None,
+            read_up_to: 0,
+        };
+        storage.prepare_schema()?;
+        let name = storage.study.clone();
+        let id = storage.run(|c| {
+            c.execute(
+                "INSERT INTO knob_studies (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+                &[&name],
+            )?;
+            c.query_one("SELECT id FROM knob_studies WHERE name = $1", &[&name])
+                .map(|row| row.get::<_, i64>(0))
+        })?;
+        storage.study_id = id;
+        Ok(storage)
+    }
+
+    /// How long an unreachable server is waited for before an operation fails
+    /// (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The studies of the database at `url`, by name.
+    pub fn studies(url: &str) -> Result<Vec<StudyRow>> {
+        let mut storage = Self::admin(url)?;
+        storage.run(|c| {
+            let rows = c.query(
+                "SELECT s.name, s.direction, to_char(s.created, 'YYYY-MM-DD HH24:MI:SS TZ'), \
+                 (SELECT count(*) FROM knob_events e WHERE e.study_id = s.id \
+                  AND e.body LIKE '{\"event\":\"trial_started\"%') \
+                 FROM knob_studies s ORDER BY s.name",
+                &[],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| StudyRow {
+                    name: r.get(0),
+                    direction: r.get(1),
+                    created: r.get(2),
+                    trials: r.get(3),
+                })
+                .collect())
+        })
+    }
+
+    /// Deletes study `name` and its events; false when there was none.
+    pub fn delete_study(url: &str, name: &str) -> Result<bool> {
+        let mut storage = Self::admin(url)?;
+        let name = name.to_owned();
+        storage.run(|c| {
+            c.execute("DELETE FROM knob_studies WHERE name = $1", &[&name])
+                .map(|n| n > 0)
+        })
+    }
+
+    /// A connection to the database for listing and deleting, with the schema in place.
+    fn admin(url: &str) -> Result<Self> {
+        let (config, verify) = config_from(url)?;
+        let mut storage = Self {
+            server: Server::of(&config),
+            config,
+            verify,
+            study: String::new(),
+            study_id: 0,
+            client: None,
+            timeout: Duration::from_secs(30),
+            connection: 0,
+            locked_on: None,
+            read_up_to: 0,
+        };
+        storage.prepare_schema()?;
+        Ok(storage)
+    }
+
+    /// Creates the tables if they are missing (under a lock, as several processes may
+    /// start at once) and refuses a schema newer than this build's.
+    fn prepare_schema(&mut self) -> Result<()> {
+        let version = self.run(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&LOCK_CLASS])?;
+            tx.batch_execute(SCHEMA)?;
+            let version: Option<i32> = tx
+                .query_opt("SELECT max(version) FROM knob_schema", &[])?
+                .and_then(|row| row.get(0));
+            if version.is_none() {
+                tx.execute(
+                    "INSERT INTO knob_schema (version) VALUES ($1)",
+                    &[&SCHEMA_VERSION],
+                )?;
+            }
+            tx.commit()?;
+            Ok(version.unwrap_or(SCHEMA_VERSION))
+        })?;
+        if version > SCHEMA_VERSION {
+            return Err(self.error(format!(
+                "the database's knob schema is version {version}, newer than this build's \
+                 {SCHEMA_VERSION}: upgrade knob to open it"
+            )));
+        }
+        Ok(())
+    }
+
+    fn error(&self, message: impl Into<String>) -> Error {
+        Error::Storage {
+            location: self.location(),
+            message: message.into(),
+        }
+    }
+
+    /// The open connection, or a new one; waits for the server with backoff up to the
+    /// timeout. Refused credentials or a missing database fail at once.
+    fn client(&mut self) -> Result<&mut Client> {
+        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
+            return Ok(self.client.as_mut().expect("checked above"));
+        }
+        self.client = None;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let tls = native_tls::TlsConnector::builder()
+                .danger_accept_invalid_certs(self.verify == Verify::Nothing)
+                .danger_accept_invalid_hostnames(self.verify != Verify::Full)
+                .build()
+                .map(postgres_native_tls::MakeTlsConnector::new)
+                .map_err(|e| self.error(format!("TLS: {e}")))?;
+            match self.config.connect(tls) {
+                Ok(client) => {
+                    self.connection += 1;
+                    return Ok(self.client.insert(client));
+                }
+                Err(e) if !is_transient(&e) => return Err(self.error(describe(&e))),
+                Err(e) if started.elapsed() >= self.timeout => {
+                    return Err(self.error(format!(
+                        "the server could not be reached for {:.0} s: {}",
+                        self.timeout.as_secs_f64(),
+                        describe(&e)
+                    )))
+                }
+                Err(_) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Runs `op`, reconnecting and running it again when the connection breaks.
+    /// Only for operations that are safe to repeat.
+    fn run<T>(
+        &mut self,
+        mut op: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        loop {
+            match op(self.client()?) {
+                Ok(value) => return Ok(value),
+                Err(e) if is_transient(&e) => self.client = None,
+                Err(e) => return Err(self.error(describe(&e))),
+            }
+        }
+    }
+
+    /// Whether the study's lock was lost with a connection since it was taken.
+    fn lock_lost(&self) -> bool {
+        self.locked_on.is_some_and(|c| c != self.connection)
+    }
+
+    /// Inserts one event at the next `seq`, under the study's lock (the session lock
+    /// when held, a transaction lock otherwise).
+    fn insert(
+        c: &mut Client,
+        study: i64,
+        id: &str,
+        body: &str,
+        locked: bool,
+    ) -> std::result::Result<(), postgres::Error> {
+        const INSERT: &str = "INSERT INTO knob_events (study_id, seq, event_id, body) \
+             SELECT $1, coalesce(max(seq), 0) + 1, $2, $3 FROM knob_events WHERE study_id = $1 \
+             ON CONFLICT (study_id, event_id) DO NOTHING";
+        let key = study_key(study);
+        if locked {
+            c.execute(INSERT, &[&study, &id, &body]).map(drop)
+        } else {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_CLASS, &key])?;
+            tx.execute(INSERT, &[&study, &id, &body])?;
+            tx.commit()
+        }
+    }
+
+    fn committed(&mut self, id: &str) -> Result<bool> {
+        let (study, id) = (self.study_id, id.to_owned());
+        self.run(|c| {
+            c.query_opt(
+                "SELECT 1 FROM knob_events WHERE study_id = $1 AND event_id = $2",
+                &[&study, &id],
+            )
+            .map(|row| row.is_some())
+        })
+    }
+}
+
+impl Storage for PostgresStorage {
+    fn append(&mut self, event: &Event) -> Result<()> {
+        if let Some(what) = event.non_finite() {
+            return Err(self.error(format!(
+                "refusing to write an event with a non-finite {what}"
+            )));
+        }
+        let body = serde_json::to_string(event).map_err(|e| self.error(e.to_string()))?;
+        let id = format!("{:032x}", rand::random::<u128>());
+        loop {
+            if self.lock_lost() {
+                return Err(Error::LockLost {
+                    location: self.location(),
+                });
+            }
+            let (study, locked) = (self.study_id, self.locked_on.is_some());
+            match Self::insert(self.client()?, study, &id, &body, locked) {
+                Ok(()) => break,
+                Err(e) if is_transient(&e) => {
+                    // Whether it committed is unknown: the event id settles it.
+                    self.client = None;
+                    if self.committed(&id)? {
+                        break;
+                    }
+                }
+                Err(e) => return Err(self.error(describe(&e))),
+            }
+        }
+        if let Event::StudyCreated {
+            direction, space, ..
+        } = event
+        {
+            let direction = serde_json::to_value(direction)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
+            let space = serde_json::to_string(space).ok();
+            let study = self.study_id;
+            self.run(|c| {
+                c.execute(
+                    "UPDATE knob_studies SET direction = $2, space = $3 WHERE id = $1 AND space IS NULL",
+                    &[&study, &direction, &space],
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    fn read_new(&mut self) -> Result<Vec<Record>> {
+        let (study, after) = (self.study_id, self.read_up_to);
+        let rows = self.run(|c| {
+            c.query(
+                "SELECT seq, body FROM knob_events WHERE study_id = $1 AND seq > $2 ORDER BY seq",
+                &[&study, &after],
+            )
+        })?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            let seq: i64 = row.get(0);
+            let body: &str = row.get(1);
+            let event = serde_json::from_str(body)
+                .map_err(|e| self.error(format!("event {seq} is not a valid event: {e}")))?;
+            records.push(Record {
+                position: seq as u64,
+                event,
+            });
+            self.read_up_to = seq;
+        }
+        Ok(records)
+    }
+
+    fn lock(&mut self) -> Result<()> {
+        if self.locked_on.is_some() {
+            return Ok(());
+        }
+        let key = study_key(self.study_id);
+        self.run(|c| c.execute("SELECT pg_advisory_lock($1, $2)", &[&LOCK_CLASS, &key]))?;
+        self.locked_on = Some(self.connection);
+        Ok(())
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        let Some(on) = self.locked_on.take() else {
+            return Ok(());
+        };
+        if on != self.connection {
+            return Ok(()); // the server released it with the old connection
+        }
+        let key = study_key(self.study_id);
+        if let Some(client) = self.client.as_mut() {
+            match client.execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &key]) {
+                Ok(_) => {}
+                // The connection broke: the server drops its locks with it.
+                Err(e) if is_transient(&e) => self.client = None,
+                Err(e) => return Err(self.error(describe(&e))),
+            }
+        }
+        Ok(())
+    }
+
+    fn location(&self) -> String {
+        format!("{} (study {})", self.server, self.study)
+    }
+}
+
+/// The second key of a study's advisory lock.
+fn study_key(study: i64) -> i32 {
+    (study as u64 % (i32::MAX as u64)) as i32
+}
+
+/// Whether an error means the connection is gone or the server is (re)starting, so
+/// that reconnecting may help. A refused TLS handshake will not get better.
+fn is_transient(e: &postgres::Error) -> bool {
+    let tls = std::error::Error::source(e)
+        .is_some_and(|s| s.downcast_ref::<native_tls::Error>().is_some());
+    match e.code() {
+        None => e.as_db_error().is_none() && !tls,
+        Some(code) => {
+            code.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                ]
+                .contains(code)
+        }
+    }
+}
+
+/// An error in words, with the server's own message for database errors.
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) if *db.code() == SqlState::INVALID_PASSWORD => {
+            format!("the password was refused ({})", db.message())
+        }
+        Some(db) if *db.code() == SqlState::INVALID_CATALOG_NAME => {
+            format!("no such database ({}): create it first", db.message())
+        }
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                text = format!("{text}: {cause}");
+                source = cause.source();
+            }
+            text
+        }
+    }
+}
+
+/// The server as messages name it: user, host, port and database, no password.
+#[derive(Debug, Clone)]
+struct Server(String);
+
+impl Server {
+    fn of(config: &Config) -> Self {
+        let host = config
+            .get_hosts()
+            .first()
+            .map(|h| match h {
+                postgres::config::Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .unwrap_or_else(|| "localhost".into());
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        Server(format!(
+            "postgresql://{}@{host}:{port}/{}",
+            config.get_user().unwrap_or("?"),
+            config.get_dbname().unwrap_or("?")
+        ))
+    }
+}
+
+impl fmt::Display for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a TLS connection checks of the server's certificate, after libpq's `sslmode`:
+/// `prefer` and `require` encrypt without checking, `verify-ca` checks the chain,
+/// `verify-full` the chain and the host name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verify {
+    Nothing,
+    Ca,
+    Full,
+}
+
+/// The connection settings of `url`, completed from the `PG*` variables and `.pgpass`
+/// as libpq completes them, and what TLS verifies.
+fn config_from(url: &str) -> Result<(Config, Verify)> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    // The client library knows `sslmode` up to `require`; the verifying modes are
+    // `require` plus checks that the TLS connector makes.
+    let mode = url
+        .split(['?', '&', ' '])
+        .find_map(|kv| kv.strip_prefix("sslmode="))
+        .map(str::to_owned)
+        .or_else(|| env("PGSSLMODE"));
+    let verify = match mode.as_deref() {
+        Some("verify-full") => Verify::Full,
+        Some("verify-ca") => Verify::Ca,
+        _ => Verify::Nothing,
+    };
+    let url = url
+        .replace("sslmode=verify-full", "sslmode=require")
+        .replace("sslmode=verify-ca", "sslmode=require");
+    let mut config: Config = url.parse().map_err(|e: postgres::Error| Error::Storage {
+        location: redact(&url),
+        message: format!("not a PostgreSQL URL: {e}"),
+    })?;
+    if config.get_hosts().is_empty() {
+        config.host(env("PGHOST").as_deref().unwrap_or("localhost"));
+    }
+    if config.get_ports().is_empty() {
+        let port = env("PGPORT").and_then(|p| p.parse().ok()).unwrap_or(5432);
+        config.port(port);
+    }
+    if config.get_user().is_none() {
+        let user = env("PGUSER")
+            .or_else(|| env("USER"))
+            .unwrap_or_else(|| "postgres".into());
+        config.user(&user);
+    }
+    if config.get_dbname().is_none() {
+        let db =
+            env("PGDATABASE").unwrap_or_else(|| config.get_user().unwrap_or("postgres").into());
+        config.dbname(&db);
+    }
+    if !url.contains("sslmode") {
+        match mode.as_deref() {
+            Some("disable") => config.ssl_mode(postgres::config::SslMode::Disable),
+            Some("require" | "verify-ca" | "verify-full") => {
+                config.ssl_mode(postgres::config::SslMode::Require)
+            }
+            _ => &mut config,
+        };
+    }
+    if config.get_password().is_none() {
+        if let Some(password) = env("PGPASSWORD").or_else(|| pgpass(&config)) {
+            config.password(password);
+        }
+    }
+    Ok((config, verify))
+}
+
+/// The password `.pgpass` (or `PGPASSFILE`) gives for the connection, if any: the first
+/// line of `host:port:database:user:password` that matches, `*` matching anything.
+fn pgpass(config: &Config) -> Option<String> {
+    let file = std::env::var_os("PGPASSFILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass")))?;
+    let text = std::fs::read_to_string(file).ok()?;
+    let server = Server::of(config);
+    let host = server.0.split('@').nth(1)?.split(':').next()?.to_owned();
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
+    let want = [
+        host.as_str(),
+        port.as_str(),
+        config.get_dbname().unwrap_or(""),
+        config.get_user().unwrap_or(""),
+    ];
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let fields = split_pgpass(line);
+            (fields.len() == 5
+                && fields[..4]
+                    .iter()
+                    .zip(want)
+                    .all(|(f, w)| f == "*" || f == w))
+            .then(|| fields[4].clone())
+        })
+}
+
+/// One `.pgpass` line split on unescaped colons, with `\:` and `\\` unescaped.
+fn split_pgpass(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => fields.last_mut().expect("one field").extend(chars.next()),
+            ':' => fields.push(String::new()),
+            c => fields.last_mut().expect("one field").push(c),
+        }
+    }
+    fields
+}
+
+/// `url` with any password replaced, for messages about a URL that did not parse.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url
+            .split_whitespace()
+            .map(|kv| {
+                if kv.starts_with("password=") {
+                    "password=***"
+                } else {
+                    kv
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://knob:s3cret@db.lan:5433/studies"),
+            "postgres://knob:***@db.lan:5433/studies"
+        );
+        assert_eq!(
+            redact("host=db password=s3cret user=k"),
+            "host=db password=*** user=k"
+        );
+        let (config, _) = config_from("postgres://knob:s3cret@db.lan:5433/studies").unwrap();
+        let shown = Server::of(&config).to_string();
+        assert_eq!(shown, "postgresql://knob@db.lan:5433/studies");
+    }
+
+    #[test]
+    fn pgpass_lines_match_with_wildcards_and_escapes() {
+        assert_eq!(
+            split_pgpass(r"db:*:x\:y:u:p\\w"),
+            ["db", "*", "x:y", "u", r"p\w"]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(
+            &file,
+            "# comment\nother:*:*:*:no\ndb.lan:*:studies:knob:from-pgpass\n",
+        )
+        .unwrap();
+        std::env::set_var("PGPASSFILE", &file);
+        let (config, _) = config_from("postgres://knob@db.lan/studies").unwrap();
+        std::env::remove_var("PGPASSFILE");
+        assert_eq!(config.get_password(), Some(&b"from-pgpass"[..]));
+    }
+}
