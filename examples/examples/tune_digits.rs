@@ -76,9 +76,14 @@ struct Args {
     /// The embedded dataset to tune on.
     #[arg(long, value_enum, default_value = "mnist5k")]
     dataset: DatasetName,
-    /// Journal file; rerunning with the same path resumes the study.
+    /// Where the study lives: a journal file, or a PostgreSQL URL
+    /// (`postgres://user@host/db`, with `--features postgres`) that processes on many
+    /// machines share. Rerunning with the same storage resumes the study.
     #[arg(long)]
-    storage: Option<PathBuf>,
+    storage: Option<String>,
+    /// The study's name in a PostgreSQL database (one database holds many studies).
+    #[arg(long, default_value = "tune_digits")]
+    study: String,
     /// TensorBoard log directory (default: next to the journal).
     #[arg(long)]
     logdir: Option<PathBuf>,
@@ -148,20 +153,24 @@ fn main() -> Result<(), Report> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
+    let is_url = |s: &str| s.starts_with("postgres://") || s.starts_with("postgresql://");
     let run_dir = match &args.storage {
-        Some(path) => path.parent().map(PathBuf::from).unwrap_or_default(),
-        None => PathBuf::from(format!("runs/tune_digits/{stamp}")),
+        Some(spec) if !is_url(spec) => PathBuf::from(spec)
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+        _ => PathBuf::from(format!("runs/tune_digits/{stamp}")),
     };
-    let journal = args
+    let storage = args
         .storage
         .clone()
-        .unwrap_or_else(|| run_dir.join("study.jsonl"));
+        .unwrap_or_else(|| run_dir.join("study.jsonl").display().to_string());
     let logdir = args.logdir.clone().unwrap_or_else(|| run_dir.join("tb"));
     let space = space();
     let mut builder = Study::builder(space.clone())
         .direction(Direction::Maximize)
         .sampler(sampler(args.sampler))
-        .journal(&journal)
+        .storage_at(&storage, &args.study)
         .seed(args.seed);
     builder = match args.pruner {
         PrunerName::None => builder,
@@ -304,10 +313,14 @@ fn main() -> Result<(), Report> {
     for (name, share) in shares {
         println!("  {name:<11} {:>5.1}%", 100.0 * share);
     }
-    println!(
-        "\nJournal: {} (resume with --storage {0})",
-        journal.display()
-    );
+    if is_url(&storage) {
+        println!(
+            "\nStudy:   {} in the database (resume with the same --storage and --study)",
+            args.study
+        );
+    } else {
+        println!("\nJournal: {storage} (resume with --storage {storage})");
+    }
     println!(
         "Report:  {} and {}",
         report.png.display(),

@@ -90,15 +90,21 @@ pub struct PostgresStorage {
     server: Server,
     study: String,
     study_id: i64,
-    client: Option<Client>,
+    session: Option<Session>,
     timeout: Duration,
     /// Bumped on every new connection: a session lock lives only as long as its
     /// connection.
     connection: u64,
     /// The connection the study's lock was taken on, while it is held.
     locked_on: Option<u64>,
-    /// The last `seq` returned by `read_new`.
+    /// The last `seq` this handle knows of (returned by `read_new` or buffered).
     read_up_to: i64,
+    /// While the lock is held: whether this handle knows every event of the study, so
+    /// that it can number its own appends and need not ask for events (no one else can
+    /// append). Saves two round trips in each locked step.
+    complete: bool,
+    /// Events known but not yet returned by `read_new`.
+    buffered: Vec<Record>,
 }
 
 impl fmt::Debug for PostgresStorage {
@@ -129,11 +135,13 @@ impl PostgresStorage {
             server,
             study: study.to_owned(),
             study_id: 0,
-            client: None,
+            session: None,
             timeout,
             connection: 0,
             locked_on: None,
             read_up_to: 0,
+            complete: false,
+            buffered: Vec::new(),
         };
         storage.prepare_schema()?;
         let name = storage.study.clone();
@@ -198,11 +206,13 @@ impl PostgresStorage {
             verify,
             study: String::new(),
             study_id: 0,
-            client: None,
+            session: None,
             timeout: Duration::from_secs(30),
             connection: 0,
             locked_on: None,
             read_up_to: 0,
+            complete: false,
+            buffered: Vec::new(),
         };
         storage.prepare_schema()?;
         Ok(storage)
@@ -246,10 +256,10 @@ impl PostgresStorage {
     /// The open connection, or a new one; waits for the server with backoff up to the
     /// timeout. Refused credentials or a missing database fail at once.
     fn client(&mut self) -> Result<&mut Client> {
-        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
-            return Ok(self.client.as_mut().expect("checked above"));
+        if self.session.as_ref().is_some_and(|s| !s.client.is_closed()) {
+            return Ok(&mut self.session.as_mut().expect("checked above").client);
         }
-        self.client = None;
+        self.session = None;
         let started = Instant::now();
         let mut pause = Duration::from_millis(50);
         loop {
@@ -259,10 +269,19 @@ impl PostgresStorage {
                 .build()
                 .map(postgres_native_tls::MakeTlsConnector::new)
                 .map_err(|e| self.error(format!("TLS: {e}")))?;
-            match self.config.connect(tls) {
+            // Commits need not wait for the disk but where an append asks (see `insert`).
+            let connected = self.config.connect(tls).and_then(|mut client| {
+                client.batch_execute("SET synchronous_commit = off")?;
+                Ok(client)
+            });
+            match connected {
                 Ok(client) => {
                     self.connection += 1;
-                    return Ok(self.client.insert(client));
+                    let session = self.session.insert(Session {
+                        client,
+                        statements: Vec::new(),
+                    });
+                    return Ok(&mut session.client);
                 }
                 Err(e) if !is_transient(&e) => return Err(self.error(describe(&e))),
                 Err(e) if started.elapsed() >= self.timeout => {
@@ -289,7 +308,7 @@ impl PostgresStorage {
         loop {
             match op(self.client()?) {
                 Ok(value) => return Ok(value),
-                Err(e) if is_transient(&e) => self.client = None,
+                Err(e) if is_transient(&e) => self.session = None,
                 Err(e) => return Err(self.error(describe(&e))),
             }
         }
@@ -300,27 +319,86 @@ impl PostgresStorage {
         self.locked_on.is_some_and(|c| c != self.connection)
     }
 
-    /// Inserts one event at the next `seq`, under the study's lock (the session lock
-    /// when held, a transaction lock otherwise).
+    /// Inserts one event at `seq`, or the next free one, under the study's lock (the
+    /// session lock when held, a transaction lock otherwise). Sessions commit without
+    /// waiting for the disk; a `durable` event waits, and with it every earlier one.
     fn insert(
-        c: &mut Client,
-        study: i64,
+        &mut self,
         id: &str,
         body: &str,
-        locked: bool,
+        seq: Option<i64>,
+        durable: bool,
     ) -> std::result::Result<(), postgres::Error> {
-        const INSERT: &str = "INSERT INTO knob_events (study_id, seq, event_id, body) \
-             SELECT $1, coalesce(max(seq), 0) + 1, $2, $3 FROM knob_events WHERE study_id = $1 \
-             ON CONFLICT (study_id, event_id) DO NOTHING";
-        let key = study_key(study);
-        if locked {
-            c.execute(INSERT, &[&study, &id, &body]).map(drop)
+        let (study, locked, key) = (
+            self.study_id,
+            self.locked_on.is_some(),
+            study_key(self.study_id),
+        );
+        let sync = if durable {
+            "WITH durable AS (SELECT set_config('synchronous_commit', 'on', true)) "
         } else {
-            let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_CLASS, &key])?;
-            tx.execute(INSERT, &[&study, &id, &body])?;
-            tx.commit()
+            ""
+        };
+        let from = if durable { " FROM durable" } else { "" };
+        let Some(session) = self.session.as_mut() else {
+            unreachable!("insert runs after client()")
+        };
+        if let Some(seq) = seq {
+            let sql = format!(
+                "{sync}INSERT INTO knob_events (study_id, seq, event_id, body) \
+                 SELECT $1, $2, $3, $4{from} ON CONFLICT (study_id, event_id) DO NOTHING"
+            );
+            let statement = session.statement(&sql)?;
+            session
+                .client
+                .execute(&statement, &[&study, &seq, &id, &body])
+                .map(drop)
+        } else {
+            let sql = format!(
+                "{sync}INSERT INTO knob_events (study_id, seq, event_id, body) \
+                 SELECT $1, coalesce(max(seq), 0) + 1, $2, $3 FROM knob_events{} WHERE study_id = $1 \
+                 ON CONFLICT (study_id, event_id) DO NOTHING",
+                if durable { ", durable" } else { "" }
+            );
+            let statement = session.statement(&sql)?;
+            if locked {
+                session
+                    .client
+                    .execute(&statement, &[&study, &id, &body])
+                    .map(drop)
+            } else {
+                let mut tx = session.client.transaction()?;
+                tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_CLASS, &key])?;
+                tx.execute(&statement, &[&study, &id, &body])?;
+                tx.commit()
+            }
         }
+    }
+
+    /// Buffers the `(seq, body)` rows of a simple query's answer as records.
+    fn take_rows(&mut self, messages: &[postgres::SimpleQueryMessage]) -> Result<()> {
+        for message in messages {
+            let postgres::SimpleQueryMessage::Row(row) = message else {
+                continue;
+            };
+            if row.len() != 2 {
+                continue; // the lock's own row
+            }
+            let (Some(seq), Some(body)) = (row.get(0), row.get(1)) else {
+                continue;
+            };
+            let seq: i64 = seq
+                .parse()
+                .map_err(|_| self.error(format!("event number {seq:?} is not a number")))?;
+            let event = serde_json::from_str(body)
+                .map_err(|e| self.error(format!("event {seq} is not a valid event: {e}")))?;
+            self.buffered.push(Record {
+                position: seq as u64,
+                event,
+            });
+            self.read_up_to = seq;
+        }
+        Ok(())
     }
 
     fn committed(&mut self, id: &str) -> Result<bool> {
@@ -350,12 +428,24 @@ impl Storage for PostgresStorage {
                     location: self.location(),
                 });
             }
-            let (study, locked) = (self.study_id, self.locked_on.is_some());
-            match Self::insert(self.client()?, study, &id, &body, locked) {
-                Ok(()) => break,
+            // Under an intact lock with every event known, the next number is ours.
+            let next = (self.locked_on.is_some() && self.complete).then_some(self.read_up_to + 1);
+            self.client()?;
+            match self.insert(&id, &body, next, event.is_durable()) {
+                Ok(()) => {
+                    if let Some(seq) = next {
+                        self.read_up_to = seq;
+                        self.buffered.push(Record {
+                            position: seq as u64,
+                            event: event.clone(),
+                        });
+                    }
+                    break;
+                }
                 Err(e) if is_transient(&e) => {
                     // Whether it committed is unknown: the event id settles it.
-                    self.client = None;
+                    self.session = None;
+                    self.complete = false;
                     if self.committed(&id)? {
                         break;
                     }
@@ -383,39 +473,39 @@ impl Storage for PostgresStorage {
     }
 
     fn read_new(&mut self) -> Result<Vec<Record>> {
-        let (study, after) = (self.study_id, self.read_up_to);
-        let rows = self.run(|c| {
-            c.query(
-                "SELECT seq, body FROM knob_events WHERE study_id = $1 AND seq > $2 ORDER BY seq",
-                &[&study, &after],
-            )
-        })?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in rows {
-            let seq: i64 = row.get(0);
-            let body: &str = row.get(1);
-            let event = serde_json::from_str(body)
-                .map_err(|e| self.error(format!("event {seq} is not a valid event: {e}")))?;
-            records.push(Record {
-                position: seq as u64,
-                event,
-            });
-            self.read_up_to = seq;
+        if self.locked_on.is_some() && !self.lock_lost() && self.complete {
+            return Ok(std::mem::take(&mut self.buffered));
         }
-        Ok(records)
+        let sql = format!(
+            "SELECT seq, body FROM knob_events WHERE study_id = {} AND seq > {} ORDER BY seq",
+            self.study_id, self.read_up_to
+        );
+        let messages = self.run(|c| c.simple_query(&sql))?;
+        self.take_rows(&messages)?;
+        Ok(std::mem::take(&mut self.buffered))
     }
 
     fn lock(&mut self) -> Result<()> {
         if self.locked_on.is_some() {
             return Ok(());
         }
-        let key = study_key(self.study_id);
-        self.run(|c| c.execute("SELECT pg_advisory_lock($1, $2)", &[&LOCK_CLASS, &key]))?;
+        // One round trip: the lock, then what was appended since the last read.
+        let sql = format!(
+            "SELECT pg_advisory_lock({LOCK_CLASS}, {}); \
+             SELECT seq, body FROM knob_events WHERE study_id = {} AND seq > {} ORDER BY seq",
+            study_key(self.study_id),
+            self.study_id,
+            self.read_up_to
+        );
+        let messages = self.run(|c| c.simple_query(&sql))?;
         self.locked_on = Some(self.connection);
+        self.take_rows(&messages)?;
+        self.complete = true;
         Ok(())
     }
 
     fn unlock(&mut self) -> Result<()> {
+        self.complete = false;
         let Some(on) = self.locked_on.take() else {
             return Ok(());
         };
@@ -423,11 +513,11 @@ impl Storage for PostgresStorage {
             return Ok(()); // the server released it with the old connection
         }
         let key = study_key(self.study_id);
-        if let Some(client) = self.client.as_mut() {
+        if let Some(client) = self.session.as_mut().map(|s| &mut s.client) {
             match client.execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &key]) {
                 Ok(_) => {}
                 // The connection broke: the server drops its locks with it.
-                Err(e) if is_transient(&e) => self.client = None,
+                Err(e) if is_transient(&e) => self.session = None,
                 Err(e) => return Err(self.error(describe(&e))),
             }
         }
@@ -436,6 +526,27 @@ impl Storage for PostgresStorage {
 
     fn location(&self) -> String {
         format!("{} (study {})", self.server, self.study)
+    }
+}
+
+/// A connection and the statements prepared on it (a prepared statement saves a
+/// round trip per use).
+struct Session {
+    client: Client,
+    statements: Vec<(String, postgres::Statement)>,
+}
+
+impl Session {
+    fn statement(
+        &mut self,
+        sql: &str,
+    ) -> std::result::Result<postgres::Statement, postgres::Error> {
+        if let Some((_, s)) = self.statements.iter().find(|(q, _)| q == sql) {
+            return Ok(s.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.statements.push((sql.to_owned(), statement.clone()));
+        Ok(statement)
     }
 }
 
