@@ -216,6 +216,13 @@ pub enum Error {
         /// The server and study.
         location: String,
     },
+    /// The connection broke before a locked step's events were committed; the study
+    /// reads its storage again from the start and redoes the step.
+    #[error("storage {location}: the connection broke before the study's last step was committed")]
+    RolledBack {
+        /// The server and study.
+        location: String,
+    },
     /// A journal line in the middle of the file that is not a valid event.
     #[error("journal {path}, line {line}: {message}")]
     CorruptJournal {

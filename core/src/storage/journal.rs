@@ -217,6 +217,12 @@ impl Storage for JournalStorage {
         Ok(())
     }
 
+    fn rewind(&mut self) -> Result<()> {
+        self.offset = 0;
+        self.lines = 0;
+        Ok(())
+    }
+
     fn location(&self) -> String {
         self.path.display().to_string()
     }

@@ -39,6 +39,11 @@ impl Storage for MemoryStorage {
         Ok(new)
     }
 
+    fn rewind(&mut self) -> Result<()> {
+        self.read = 0;
+        Ok(())
+    }
+
     fn location(&self) -> String {
         "memory".into()
     }

@@ -217,6 +217,17 @@ pub trait Storage: Send {
         Ok(())
     }
 
+    /// Forgets what was read, so that the next [`Storage::read_new`] returns every event
+    /// from the first. A study calls it to rebuild its state after
+    /// [`Error::RolledBack`](crate::Error::RolledBack); storages that never return that
+    /// error need not support it.
+    fn rewind(&mut self) -> Result<()> {
+        Err(crate::Error::Config(format!(
+            "storage {} cannot be read again from its start",
+            self.location()
+        )))
+    }
+
     /// Where the events live, for error messages.
     fn location(&self) -> String;
 }
@@ -256,6 +267,9 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     }
     fn unlock(&mut self) -> Result<()> {
         (**self).unlock()
+    }
+    fn rewind(&mut self) -> Result<()> {
+        (**self).rewind()
     }
     fn location(&self) -> String {
         (**self).location()

@@ -105,6 +105,16 @@ pub struct PostgresStorage {
     complete: bool,
     /// Events known but not yet returned by `read_new`.
     buffered: Vec<Record>,
+    /// Appends of the locked step, sent with the unlock in one round trip.
+    deferred: Vec<Pending>,
+}
+
+/// An append held back until the locked step ends.
+struct Pending {
+    id: String,
+    seq: i64,
+    body: String,
+    event: Event,
 }
 
 impl fmt::Debug for PostgresStorage {
@@ -142,6 +152,7 @@ impl PostgresStorage {
             read_up_to: 0,
             complete: false,
             buffered: Vec::new(),
+            deferred: Vec::new(),
         };
         storage.prepare_schema()?;
         let name = storage.study.clone();
@@ -213,6 +224,7 @@ impl PostgresStorage {
             read_up_to: 0,
             complete: false,
             buffered: Vec::new(),
+            deferred: Vec::new(),
         };
         storage.prepare_schema()?;
         Ok(storage)
@@ -221,22 +233,34 @@ impl PostgresStorage {
     /// Creates the tables if they are missing (under a lock, as several processes may
     /// start at once) and refuses a schema newer than this build's.
     fn prepare_schema(&mut self) -> Result<()> {
-        let version = self.run(|c| {
-            let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&LOCK_CLASS])?;
-            tx.batch_execute(SCHEMA)?;
-            let version: Option<i32> = tx
-                .query_opt("SELECT max(version) FROM knob_schema", &[])?
-                .and_then(|row| row.get(0));
-            if version.is_none() {
-                tx.execute(
-                    "INSERT INTO knob_schema (version) VALUES ($1)",
-                    &[&SCHEMA_VERSION],
-                )?;
-            }
-            tx.commit()?;
-            Ok(version.unwrap_or(SCHEMA_VERSION))
-        })?;
+        // Usually the schema is there: one query says so.
+        let existing =
+            self.run(
+                |c| match c.query_one("SELECT max(version) FROM knob_schema", &[]) {
+                    Ok(row) => Ok(row.get::<_, Option<i32>>(0)),
+                    Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
+                    Err(e) => Err(e),
+                },
+            )?;
+        let version = match existing {
+            Some(version) => version,
+            None => self.run(|c| {
+                let mut tx = c.transaction()?;
+                tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&LOCK_CLASS])?;
+                tx.batch_execute(SCHEMA)?;
+                let version: Option<i32> = tx
+                    .query_one("SELECT max(version) FROM knob_schema", &[])?
+                    .get(0);
+                if version.is_none() {
+                    tx.execute(
+                        "INSERT INTO knob_schema (version) VALUES ($1)",
+                        &[&SCHEMA_VERSION],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(version.unwrap_or(SCHEMA_VERSION))
+            })?,
+        };
         if version > SCHEMA_VERSION {
             return Err(self.error(format!(
                 "the database's knob schema is version {version}, newer than this build's \
@@ -271,7 +295,9 @@ impl PostgresStorage {
                 .map_err(|e| self.error(format!("TLS: {e}")))?;
             // Commits need not wait for the disk but where an append asks (see `insert`).
             let connected = self.config.connect(tls).and_then(|mut client| {
-                client.batch_execute("SET synchronous_commit = off")?;
+                client.batch_execute(
+                    "SET synchronous_commit = off; SET standard_conforming_strings = on",
+                )?;
                 Ok(client)
             });
             match connected {
@@ -375,6 +401,99 @@ impl PostgresStorage {
         }
     }
 
+    /// Sends the step's held-back appends, their commit and the unlock, in that order,
+    /// in one round trip (the statements of one simple query share a transaction until
+    /// it is committed). The values are inlined: numbers, a hex id, and each body as a
+    /// literal with its quotes doubled, which `standard_conforming_strings` (set per
+    /// session) makes a complete escape.
+    fn flush_and_unlock(&mut self) -> Result<()> {
+        let deferred = std::mem::take(&mut self.deferred);
+        let durable = deferred.iter().any(|p| p.event.is_durable());
+        let rows: Vec<String> = deferred
+            .iter()
+            .map(|p| {
+                format!(
+                    "({}, {}, '{}', '{}')",
+                    self.study_id,
+                    p.seq,
+                    p.id,
+                    p.body.replace('\'', "''")
+                )
+            })
+            .collect();
+        let sql = format!(
+            "{}INSERT INTO knob_events (study_id, seq, event_id, body) VALUES {} \
+             ON CONFLICT (study_id, event_id) DO NOTHING; COMMIT; \
+             SELECT pg_advisory_unlock({LOCK_CLASS}, {})",
+            if durable {
+                "SELECT set_config('synchronous_commit', 'on', true); "
+            } else {
+                ""
+            },
+            rows.join(", "),
+            study_key(self.study_id),
+        );
+        let sent = if self.lock_lost() {
+            None // the lock went with an old connection: these must not be written
+        } else {
+            Some(self.client()?.simple_query(&sql))
+        };
+        self.locked_on = None;
+        match sent {
+            Some(Ok(_)) => {}
+            Some(Err(e)) if !is_transient(&e) => return Err(self.error(describe(&e))),
+            failed => {
+                // Whether they committed is unknown: the last event id settles it (one
+                // transaction: all or none).
+                if failed.is_some() {
+                    self.session = None;
+                }
+                let last = &deferred.last().expect("not empty").id;
+                if failed.is_none() || !self.committed(last)? {
+                    return Err(Error::RolledBack {
+                        location: self.location(),
+                    });
+                }
+            }
+        }
+        for pending in &deferred {
+            self.note_created(&pending.event)?;
+        }
+        Ok(())
+    }
+
+    /// The event as stored; nothing non-finite, which JSON cannot hold.
+    fn body(&self, event: &Event) -> Result<String> {
+        if let Some(what) = event.non_finite() {
+            return Err(self.error(format!(
+                "refusing to write an event with a non-finite {what}"
+            )));
+        }
+        serde_json::to_string(event).map_err(|e| self.error(e.to_string()))
+    }
+
+    /// Records a study's direction and space beside its name, for listings.
+    fn note_created(&mut self, event: &Event) -> Result<()> {
+        let Event::StudyCreated {
+            direction, space, ..
+        } = event
+        else {
+            return Ok(());
+        };
+        let direction = serde_json::to_value(direction)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned));
+        let space = serde_json::to_string(space).ok();
+        let study = self.study_id;
+        self.run(|c| {
+            c.execute(
+                "UPDATE knob_studies SET direction = $2, space = $3 WHERE id = $1 AND space IS NULL",
+                &[&study, &direction, &space],
+            )
+        })
+        .map(drop)
+    }
+
     /// Buffers the `(seq, body)` rows of a simple query's answer as records.
     fn take_rows(&mut self, messages: &[postgres::SimpleQueryMessage]) -> Result<()> {
         for message in messages {
@@ -415,13 +534,25 @@ impl PostgresStorage {
 
 impl Storage for PostgresStorage {
     fn append(&mut self, event: &Event) -> Result<()> {
-        if let Some(what) = event.non_finite() {
-            return Err(self.error(format!(
-                "refusing to write an event with a non-finite {what}"
-            )));
-        }
-        let body = serde_json::to_string(event).map_err(|e| self.error(e.to_string()))?;
+        let body = self.body(event)?;
         let id = format!("{:032x}", rand::random::<u128>());
+        if self.locked_on.is_some() && !self.lock_lost() && self.complete {
+            // Under the lock with every event known, the next number is ours; the
+            // insert goes with the unlock.
+            let seq = self.read_up_to + 1;
+            self.read_up_to = seq;
+            self.buffered.push(Record {
+                position: seq as u64,
+                event: event.clone(),
+            });
+            self.deferred.push(Pending {
+                id,
+                seq,
+                body,
+                event: event.clone(),
+            });
+            return Ok(());
+        }
         loop {
             if self.lock_lost() {
                 return Err(Error::LockLost {
@@ -453,27 +584,13 @@ impl Storage for PostgresStorage {
                 Err(e) => return Err(self.error(describe(&e))),
             }
         }
-        if let Event::StudyCreated {
-            direction, space, ..
-        } = event
-        {
-            let direction = serde_json::to_value(direction)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned));
-            let space = serde_json::to_string(space).ok();
-            let study = self.study_id;
-            self.run(|c| {
-                c.execute(
-                    "UPDATE knob_studies SET direction = $2, space = $3 WHERE id = $1 AND space IS NULL",
-                    &[&study, &direction, &space],
-                )
-            })?;
-        }
-        Ok(())
+        self.note_created(event)
     }
 
     fn read_new(&mut self) -> Result<Vec<Record>> {
-        if self.locked_on.is_some() && !self.lock_lost() && self.complete {
+        // Known events come first; under the lock with all of them known, they are all.
+        let all_known = self.locked_on.is_some() && !self.lock_lost() && self.complete;
+        if all_known || !self.buffered.is_empty() {
             return Ok(std::mem::take(&mut self.buffered));
         }
         let sql = format!(
@@ -506,6 +623,9 @@ impl Storage for PostgresStorage {
 
     fn unlock(&mut self) -> Result<()> {
         self.complete = false;
+        if !self.deferred.is_empty() {
+            return self.flush_and_unlock();
+        }
         let Some(on) = self.locked_on.take() else {
             return Ok(());
         };
@@ -521,6 +641,14 @@ impl Storage for PostgresStorage {
                 Err(e) => return Err(self.error(describe(&e))),
             }
         }
+        Ok(())
+    }
+
+    fn rewind(&mut self) -> Result<()> {
+        self.read_up_to = 0;
+        self.buffered.clear();
+        self.deferred.clear();
+        self.complete = false;
         Ok(())
     }
 

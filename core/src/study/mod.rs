@@ -138,6 +138,15 @@ impl State {
         self.storage.append(&event)?;
         self.sync()
     }
+
+    /// Starts the fold again from the storage's first event, after the storage lost
+    /// events this process had folded in ([`Error::RolledBack`]).
+    fn refold(&mut self, direction: Direction) -> Result<()> {
+        self.storage.rewind()?;
+        let prior = self.ledger.history.prior().to_vec();
+        self.ledger = Ledger::new(History::new(Vec::new(), direction).with_prior(prior));
+        Ok(())
+    }
 }
 
 /// Appends a heartbeat for owner `token` when it has running trials. A storage error
@@ -201,9 +210,15 @@ impl Study {
                 .and_then(|_| state.sync())
                 .and_then(|_| f(&mut state));
             let unlocked = state.storage.unlock();
-            match result {
-                Err(Error::LockLost { .. }) if attempt < ATTEMPTS => continue,
-                result => {
+            let retry = attempt < ATTEMPTS;
+            match (result, unlocked) {
+                (Err(Error::RolledBack { .. }), _) | (_, Err(Error::RolledBack { .. }))
+                    if retry =>
+                {
+                    state.refold(self.direction)?;
+                }
+                (Err(Error::LockLost { .. }), _) if retry => {}
+                (result, unlocked) => {
                     let value = result?;
                     unlocked?;
                     return Ok(value);
@@ -268,85 +283,124 @@ impl Study {
         if self.should_stop() {
             return Ok(Asked::Done);
         }
+        self.locked(|state| self.ask_locked(state, limit, avoid_for))
+    }
+
+    /// Tells how trial `number` ended and asks for the next trial in one locked step
+    /// (half the round trips of a server storage), for `optimize`'s workers.
+    pub(crate) fn tell_then_ask(
+        &self,
+        number: u64,
+        outcome: Outcome,
+        limit: usize,
+        avoid_for: Option<usize>,
+    ) -> Result<Asked> {
+        // A step redone after a lost lock must not tell twice; one redone after a
+        // rollback must tell again (the fold, read afresh, still has the trial running).
+        let mut told = false;
         self.locked(|state| {
-            self.recover_stale(state)?;
-            if state.ledger.counted() >= limit {
-                // Trials another process runs may yet come back as retries (its process
-                // may die): wait for them rather than leave the study short.
-                let ledger = &state.ledger;
-                let elsewhere = ledger
-                    .history
-                    .in_state(TrialState::Running)
-                    .any(|t| ledger.owners[t.number as usize].token != self.owner.token);
-                return Ok(if elsewhere { Asked::Wait } else { Asked::Done });
+            if !told || state.ledger.running(number).is_ok() {
+                let finished = Self::finished(state, number, outcome.clone())?;
+                state.record(finished)?;
+                told = true;
             }
-            let number = state.ledger.history.len() as u64;
-            let queued = (0..state.ledger.queue.len()).find(|&q| {
-                !state.ledger.queue[q].taken
-                    && (avoid_for.is_none() || state.avoid.get(&q) != avoid_for.as_ref())
-            });
-            let params = match queued {
-                Some(q) => state.ledger.queue[q].params.clone(),
-                None => {
-                    let mut rng = trial_rng(self.seed, number);
-                    let State {
-                        sampler, ledger, ..
-                    } = &mut *state;
-                    let suggested = catch_unwind(AssertUnwindSafe(|| {
-                        sampler.suggest(&self.space, &ledger.history, &mut rng)
-                    }))
-                    .map_err(|panic| Error::Sampler {
-                        sampler: sampler.name().to_owned(),
-                        message: format!("panicked: {}", panic_message(&*panic)),
-                    })??;
-                    match suggested {
-                        Some(point) => self.space.from_unit(&point)?,
-                        None => return Ok(Asked::Done),
-                    }
-                }
-            };
-            // The canonical unit point: integers and choices at the centre of their
-            // slice, so models see the value that actually ran.
-            let unit = self.space.to_unit(&params)?;
-            state.record(Event::TrialStarted {
-                number,
-                params: params.clone(),
-                unit,
-                time: now_secs(),
-                owner: self.owner.clone(),
-                queued: queued.map(|q| q as u64),
-            })?;
-            let is_retry = queued.is_some_and(|q| state.avoid.contains_key(&q));
-            Ok(Asked::Trial(TrialInfo { number, params }, is_retry))
+            if self.should_stop() {
+                return Ok(Asked::Done);
+            }
+            self.ask_locked(state, limit, avoid_for)
         })
+    }
+
+    /// The body of [`Study::ask_within`], under the lock.
+    fn ask_locked(
+        &self,
+        state: &mut State,
+        limit: usize,
+        avoid_for: Option<usize>,
+    ) -> Result<Asked> {
+        self.recover_stale(state)?;
+        if state.ledger.counted() >= limit {
+            // Trials another process runs may yet come back as retries (its process
+            // may die): wait for them rather than leave the study short.
+            let ledger = &state.ledger;
+            let elsewhere = ledger
+                .history
+                .in_state(TrialState::Running)
+                .any(|t| ledger.owners[t.number as usize].token != self.owner.token);
+            return Ok(if elsewhere { Asked::Wait } else { Asked::Done });
+        }
+        let number = state.ledger.history.len() as u64;
+        let queued = (0..state.ledger.queue.len()).find(|&q| {
+            !state.ledger.queue[q].taken
+                && (avoid_for.is_none() || state.avoid.get(&q) != avoid_for.as_ref())
+        });
+        let params = match queued {
+            Some(q) => state.ledger.queue[q].params.clone(),
+            None => {
+                let mut rng = trial_rng(self.seed, number);
+                let State {
+                    sampler, ledger, ..
+                } = &mut *state;
+                let suggested = catch_unwind(AssertUnwindSafe(|| {
+                    sampler.suggest(&self.space, &ledger.history, &mut rng)
+                }))
+                .map_err(|panic| Error::Sampler {
+                    sampler: sampler.name().to_owned(),
+                    message: format!("panicked: {}", panic_message(&*panic)),
+                })??;
+                match suggested {
+                    Some(point) => self.space.from_unit(&point)?,
+                    None => return Ok(Asked::Done),
+                }
+            }
+        };
+        // The canonical unit point: integers and choices at the centre of their
+        // slice, so models see the value that actually ran.
+        let unit = self.space.to_unit(&params)?;
+        state.record(Event::TrialStarted {
+            number,
+            params: params.clone(),
+            unit,
+            time: now_secs(),
+            owner: self.owner.clone(),
+            queued: queued.map(|q| q as u64),
+        })?;
+        let is_retry = queued.is_some_and(|q| state.avoid.contains_key(&q));
+        Ok(Asked::Trial(TrialInfo { number, params }, is_retry))
     }
 
     /// Records how trial `number` ended. A finished trial is on disk (fsync'd) before
     /// this returns.
     pub fn tell(&self, number: u64, outcome: Outcome) -> Result<()> {
         self.locked(|state| {
-            let trial = state.ledger.running(number)?;
-            let (finished, value, error) = match outcome.clone() {
-                Outcome::Complete(v) if v.is_finite() => (TrialState::Complete, Some(v), None),
-                Outcome::Complete(v) => (
-                    TrialState::Failed,
-                    None,
-                    Some(format!("objective value is {v}")),
-                ),
-                Outcome::Pruned => (
-                    TrialState::Pruned,
-                    trial.last_intermediate().map(|(_, v)| v),
-                    None,
-                ),
-                Outcome::Failed(message) => (TrialState::Failed, None, Some(message)),
-            };
-            state.record(Event::TrialFinished {
-                number,
-                state: finished,
-                value,
-                error,
-                time: now_secs(),
-            })
+            let finished = Self::finished(state, number, outcome.clone())?;
+            state.record(finished)
+        })
+    }
+
+    /// The event that records how running trial `number` ended.
+    fn finished(state: &State, number: u64, outcome: Outcome) -> Result<Event> {
+        let trial = state.ledger.running(number)?;
+        let (finished, value, error) = match outcome {
+            Outcome::Complete(v) if v.is_finite() => (TrialState::Complete, Some(v), None),
+            Outcome::Complete(v) => (
+                TrialState::Failed,
+                None,
+                Some(format!("objective value is {v}")),
+            ),
+            Outcome::Pruned => (
+                TrialState::Pruned,
+                trial.last_intermediate().map(|(_, v)| v),
+                None,
+            ),
+            Outcome::Failed(message) => (TrialState::Failed, None, Some(message)),
+        };
+        Ok(Event::TrialFinished {
+            number,
+            state: finished,
+            value,
+            error,
+            time: now_secs(),
         })
     }
 

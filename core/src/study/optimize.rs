@@ -179,18 +179,30 @@ impl Study {
                         return fail(Error::Config(format!("the trainer cannot use this search space: {e}")));
                     }
                     let mut device_errors_in_a_row = 0;
+                    let mut patience = FIRST_LOOK;
+                    // The next trial, when the last tell already asked for it.
+                    let mut asked_ahead: Option<Asked> = None;
                     while !self.aborted.load(Ordering::SeqCst) {
                         // Retries go to another worker while there is one.
                         let avoid_for = others_live(live).then_some(worker.index);
                         let generation = pool.generation();
-                        let (info, is_retry) = match self.ask_within(n_trials, avoid_for) {
+                        let asked = match asked_ahead.take() {
+                            Some(asked) => Ok(asked),
+                            None => self.ask_within(n_trials, avoid_for),
+                        };
+                        if matches!(asked, Ok(Asked::Trial(..))) {
+                            patience = FIRST_LOOK;
+                        }
+                        let (info, is_retry) = match asked {
                             Ok(Asked::Trial(info, is_retry)) => (info, is_retry),
                             // Trials of this call still run: one may come back as a retry.
                             Ok(Asked::Done) if !self.should_stop() && pool.wait_for_a_trial_end(generation) => continue,
                             Ok(Asked::Done) => break,
-                            // Other processes' trials: their ends are not signalled here.
+                            // Other processes' trials: their ends are not signalled here,
+                            // so look again, soon at first (trials may be short).
                             Ok(Asked::Wait) => {
-                                pool.wait_at_most(generation, self.poll);
+                                pool.wait_at_most(generation, patience);
+                                patience = (patience * 2).min(self.poll);
                                 continue;
                             }
                             Err(e) => return fail(e),
@@ -222,7 +234,10 @@ impl Study {
                                     self.requeue(info.number, &message, Some(worker.index))
                                 }
                             }
-                            Some(outcome) => self.tell(info.number, outcome),
+                            Some(outcome) if ran_trial.panicked => self.tell(info.number, outcome),
+                            Some(outcome) => self
+                                .tell_then_ask(info.number, outcome, n_trials, avoid_for)
+                                .map(|asked| asked_ahead = Some(asked)),
                         };
                         drop(flight); // landed: idle workers may take a retry now
                         if let Err(e) = told {
@@ -240,6 +255,11 @@ impl Study {
                             let Some(fresh) = build() else { return };
                             trainer = fresh;
                         }
+                    }
+                    // The study failed after this worker had asked ahead: give the
+                    // trial back, so that a rerun runs it.
+                    if let Some(Asked::Trial(info, _)) = asked_ahead {
+                        let _ = self.requeue(info.number, "its worker stopped before starting it", None);
                     }
                 });
             }
@@ -292,6 +312,10 @@ impl Study {
         }
     }
 }
+
+/// How long a worker first waits before looking again at trials that other processes
+/// run; it doubles up to the study's poll interval.
+const FIRST_LOOK: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A worker whose trials fail with device errors this many times in a row stops
 /// taking trials (while other workers remain), so a broken GPU does not churn
