@@ -21,6 +21,9 @@
 //! [`Error::LockLost`], which the study answers by redoing the whole locked step, so no
 //! trial number is handed out twice.
 
+mod connect;
+mod tls;
+
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -29,6 +32,7 @@ use postgres::{Client, Config};
 
 use super::{Event, Record, Storage};
 use crate::error::{Error, Result};
+use connect::{config_from, Server};
 
 /// The schema this build creates and reads.
 pub const SCHEMA_VERSION: i32 = 1;
@@ -86,7 +90,7 @@ pub struct StudyRow {
 /// ```
 pub struct PostgresStorage {
     config: Config,
-    verify: Verify,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     server: Server,
     study: String,
     study_id: i64,
@@ -137,11 +141,15 @@ impl PostgresStorage {
         if study.is_empty() {
             return Err(Error::Config("a PostgreSQL study needs a name".into()));
         }
-        let (config, verify) = config_from(url)?;
+        let (config, verify, root_cert) = config_from(url)?;
         let server = Server::of(&config);
+        let tls = tls::connector(verify, root_cert).map_err(|message| Error::Storage {
+            location: server.to_string(),
+            message: format!("TLS: {message}"),
+        })?;
         let mut storage = Self {
             config,
-            verify,
+            tls,
             server,
             study: study.to_owned(),
             study_id: 0,
@@ -210,11 +218,16 @@ impl PostgresStorage {
 
     /// A connection to the database for listing and deleting, with the schema in place.
     fn admin(url: &str) -> Result<Self> {
-        let (config, verify) = config_from(url)?;
+        let (config, verify, root_cert) = config_from(url)?;
+        let server = Server::of(&config);
+        let tls = tls::connector(verify, root_cert).map_err(|message| Error::Storage {
+            location: server.to_string(),
+            message: format!("TLS: {message}"),
+        })?;
         let mut storage = Self {
-            server: Server::of(&config),
+            server,
             config,
-            verify,
+            tls,
             study: String::new(),
             study_id: 0,
             session: None,
@@ -287,19 +300,16 @@ impl PostgresStorage {
         let started = Instant::now();
         let mut pause = Duration::from_millis(50);
         loop {
-            let tls = native_tls::TlsConnector::builder()
-                .danger_accept_invalid_certs(self.verify == Verify::Nothing)
-                .danger_accept_invalid_hostnames(self.verify != Verify::Full)
-                .build()
-                .map(postgres_native_tls::MakeTlsConnector::new)
-                .map_err(|e| self.error(format!("TLS: {e}")))?;
             // Commits need not wait for the disk but where an append asks (see `insert`).
-            let connected = self.config.connect(tls).and_then(|mut client| {
-                client.batch_execute(
-                    "SET synchronous_commit = off; SET standard_conforming_strings = on",
-                )?;
-                Ok(client)
-            });
+            let connected = self
+                .config
+                .connect(self.tls.clone())
+                .and_then(|mut client| {
+                    client.batch_execute(
+                        "SET synchronous_commit = off; SET standard_conforming_strings = on",
+                    )?;
+                    Ok(client)
+                });
             match connected {
                 Ok(client) => {
                     self.connection += 1;
@@ -686,8 +696,7 @@ fn study_key(study: i64) -> i32 {
 /// Whether an error means the connection is gone or the server is (re)starting, so
 /// that reconnecting may help. A refused TLS handshake will not get better.
 fn is_transient(e: &postgres::Error) -> bool {
-    let tls = std::error::Error::source(e)
-        .is_some_and(|s| s.downcast_ref::<native_tls::Error>().is_some());
+    let tls = e.to_string().starts_with("error performing TLS handshake");
     match e.code() {
         None => e.as_db_error().is_none() && !tls,
         Some(code) => {
@@ -721,219 +730,5 @@ fn describe(e: &postgres::Error) -> String {
             }
             text
         }
-    }
-}
-
-/// The server as messages name it: user, host, port and database, no password.
-#[derive(Debug, Clone)]
-struct Server(String);
-
-impl Server {
-    fn of(config: &Config) -> Self {
-        let host = config
-            .get_hosts()
-            .first()
-            .map(|h| match h {
-                postgres::config::Host::Tcp(name) => name.clone(),
-                #[cfg(unix)]
-                postgres::config::Host::Unix(path) => path.display().to_string(),
-            })
-            .unwrap_or_else(|| "localhost".into());
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        Server(format!(
-            "postgresql://{}@{host}:{port}/{}",
-            config.get_user().unwrap_or("?"),
-            config.get_dbname().unwrap_or("?")
-        ))
-    }
-}
-
-impl fmt::Display for Server {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// What a TLS connection checks of the server's certificate, after libpq's `sslmode`:
-/// `prefer` and `require` encrypt without checking, `verify-ca` checks the chain,
-/// `verify-full` the chain and the host name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verify {
-    Nothing,
-    Ca,
-    Full,
-}
-
-/// The connection settings of `url`, completed from the `PG*` variables and `.pgpass`
-/// as libpq completes them, and what TLS verifies.
-fn config_from(url: &str) -> Result<(Config, Verify)> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    // The client library knows `sslmode` up to `require`; the verifying modes are
-    // `require` plus checks that the TLS connector makes.
-    let mode = url
-        .split(['?', '&', ' '])
-        .find_map(|kv| kv.strip_prefix("sslmode="))
-        .map(str::to_owned)
-        .or_else(|| env("PGSSLMODE"));
-    let verify = match mode.as_deref() {
-        Some("verify-full") => Verify::Full,
-        Some("verify-ca") => Verify::Ca,
-        _ => Verify::Nothing,
-    };
-    let url = url
-        .replace("sslmode=verify-full", "sslmode=require")
-        .replace("sslmode=verify-ca", "sslmode=require");
-    let mut config: Config = url.parse().map_err(|e: postgres::Error| Error::Storage {
-        location: redact(&url),
-        message: format!("not a PostgreSQL URL: {e}"),
-    })?;
-    if config.get_hosts().is_empty() {
-        config.host(env("PGHOST").as_deref().unwrap_or("localhost"));
-    }
-    if config.get_ports().is_empty() {
-        let port = env("PGPORT").and_then(|p| p.parse().ok()).unwrap_or(5432);
-        config.port(port);
-    }
-    if config.get_user().is_none() {
-        let user = env("PGUSER")
-            .or_else(|| env("USER"))
-            .unwrap_or_else(|| "postgres".into());
-        config.user(&user);
-    }
-    if config.get_dbname().is_none() {
-        let db =
-            env("PGDATABASE").unwrap_or_else(|| config.get_user().unwrap_or("postgres").into());
-        config.dbname(&db);
-    }
-    if !url.contains("sslmode") {
-        match mode.as_deref() {
-            Some("disable") => config.ssl_mode(postgres::config::SslMode::Disable),
-            Some("require" | "verify-ca" | "verify-full") => {
-                config.ssl_mode(postgres::config::SslMode::Require)
-            }
-            _ => &mut config,
-        };
-    }
-    if config.get_password().is_none() {
-        if let Some(password) = env("PGPASSWORD").or_else(|| pgpass(&config)) {
-            config.password(password);
-        }
-    }
-    Ok((config, verify))
-}
-
-/// The password `.pgpass` (or `PGPASSFILE`) gives for the connection, if any: the first
-/// line of `host:port:database:user:password` that matches, `*` matching anything.
-fn pgpass(config: &Config) -> Option<String> {
-    let file = std::env::var_os("PGPASSFILE")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass")))?;
-    let text = std::fs::read_to_string(file).ok()?;
-    let server = Server::of(config);
-    let host = server.0.split('@').nth(1)?.split(':').next()?.to_owned();
-    let port = config
-        .get_ports()
-        .first()
-        .copied()
-        .unwrap_or(5432)
-        .to_string();
-    let want = [
-        host.as_str(),
-        port.as_str(),
-        config.get_dbname().unwrap_or(""),
-        config.get_user().unwrap_or(""),
-    ];
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|line| {
-            let fields = split_pgpass(line);
-            (fields.len() == 5
-                && fields[..4]
-                    .iter()
-                    .zip(want)
-                    .all(|(f, w)| f == "*" || f == w))
-            .then(|| fields[4].clone())
-        })
-}
-
-/// One `.pgpass` line split on unescaped colons, with `\:` and `\\` unescaped.
-fn split_pgpass(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => fields.last_mut().expect("one field").extend(chars.next()),
-            ':' => fields.push(String::new()),
-            c => fields.last_mut().expect("one field").push(c),
-        }
-    }
-    fields
-}
-
-/// `url` with any password replaced, for messages about a URL that did not parse.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &credentials[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url
-            .split_whitespace()
-            .map(|kv| {
-                if kv.starts_with("password=") {
-                    "password=***"
-                } else {
-                    kv
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            redact("postgres://knob:s3cret@db.lan:5433/studies"),
-            "postgres://knob:***@db.lan:5433/studies"
-        );
-        assert_eq!(
-            redact("host=db password=s3cret user=k"),
-            "host=db password=*** user=k"
-        );
-        let (config, _) = config_from("postgres://knob:s3cret@db.lan:5433/studies").unwrap();
-        let shown = Server::of(&config).to_string();
-        assert_eq!(shown, "postgresql://knob@db.lan:5433/studies");
-    }
-
-    #[test]
-    fn pgpass_lines_match_with_wildcards_and_escapes() {
-        assert_eq!(
-            split_pgpass(r"db:*:x\:y:u:p\\w"),
-            ["db", "*", "x:y", "u", r"p\w"]
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("pgpass");
-        std::fs::write(
-            &file,
-            "# comment\nother:*:*:*:no\ndb.lan:*:studies:knob:from-pgpass\n",
-        )
-        .unwrap();
-        std::env::set_var("PGPASSFILE", &file);
-        let (config, _) = config_from("postgres://knob@db.lan/studies").unwrap();
-        std::env::remove_var("PGPASSFILE");
-        assert_eq!(config.get_password(), Some(&b"from-pgpass"[..]));
     }
 }
