@@ -411,8 +411,8 @@ impl PostgresStorage {
         }
     }
 
-    /// Sends the step's held-back appends, their commit and the unlock, in that order,
-    /// in one round trip (the statements of one simple query share a transaction until
+    /// Sends the step's held-back appends, their commit, the unlock and, for durable
+    /// events, the wait for the disk, in that order, in one round trip (the statements of one simple query share a transaction until
     /// it is committed). The values are inlined: numbers, a hex id, and each body as a
     /// literal with its quotes doubled, which `standard_conforming_strings` (set per
     /// session) makes a complete escape.
@@ -431,17 +431,20 @@ impl PostgresStorage {
                 )
             })
             .collect();
+        // The commit does not wait for the disk, so the lock is held only while the
+        // rows are written; a durable event then waits for the disk outside it: a
+        // transaction with an id commits synchronously, flushing all WAL before it.
         let sql = format!(
-            "{}INSERT INTO knob_events (study_id, seq, event_id, body) VALUES {} \
+            "INSERT INTO knob_events (study_id, seq, event_id, body) VALUES {} \
              ON CONFLICT (study_id, event_id) DO NOTHING; COMMIT; \
-             SELECT pg_advisory_unlock({LOCK_CLASS}, {})",
+             SELECT pg_advisory_unlock({LOCK_CLASS}, {}){}",
+            rows.join(", "),
+            study_key(self.study_id),
             if durable {
-                "SELECT set_config('synchronous_commit', 'on', true); "
+                "; SELECT set_config('synchronous_commit', 'on', true), txid_current()"
             } else {
                 ""
             },
-            rows.join(", "),
-            study_key(self.study_id),
         );
         let sent = if self.lock_lost() {
             None // the lock went with an old connection: these must not be written
