@@ -7,8 +7,6 @@
 //! `postgres://postgres:postgres@127.0.0.1/knob_test`); with the feature on and no URL,
 //! its tests fail rather than skip.
 
-use std::sync::Arc;
-
 use knob_core::testing::UniformSampler;
 use knob_core::{
     Event, JournalStorage, MemoryStorage, Outcome, Scale, SearchSpace, Storage, Study, TrialState,
@@ -152,6 +150,7 @@ fn the_journal_numbers_trials_under_concurrency() {
 mod postgres {
     use super::*;
     use knob_core::PostgresStorage;
+    use std::sync::Arc;
 
     /// The test server's URL; its absence is a failure, not a skip.
     pub fn url() -> String {
