@@ -271,6 +271,38 @@ mod postgres {
     }
 
     #[test]
+    fn tls_follows_sslmode() {
+        let sep = if url().contains('?') { '&' } else { '?' };
+        // The test server speaks TLS (Debian's default): `require` must get it.
+        let required = format!("{}{sep}sslmode=require", url());
+        let backend = Postgres::new("tls");
+        drop(PostgresStorage::connect(&required, &backend.0).unwrap());
+        let mut admin = ::postgres::Client::connect(&url(), ::postgres::NoTls).unwrap();
+        let ssl: bool = admin
+            .query_one("SHOW ssl", &[])
+            .map(|r| r.get::<_, String>(0) == "on")
+            .unwrap();
+        if ssl {
+            // Verifying needs a root certificate; a missing one is named.
+            let verifying = format!(
+                "{}{sep}sslmode=verify-full&sslrootcert=/nonexistent/root.crt",
+                url()
+            );
+            let e = PostgresStorage::connect(&verifying, &backend.0)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("/nonexistent/root.crt"), "{e}");
+        }
+        let e = PostgresStorage::connect(&format!("{}{sep}sslmode=sometimes", url()), "x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("sslmode") || e.contains("not a PostgreSQL URL"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_newer_schema_is_refused() {
         // A database of its own, so that other tests keep their schema.
         let good = url();

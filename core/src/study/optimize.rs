@@ -53,7 +53,9 @@ impl fmt::Display for Summary {
 impl Study {
     /// Runs trials on `workers` CPU threads until the study holds `n_trials` trials
     /// that count (finished, or running elsewhere; trials failed by a crash and retried
-    /// do not count), or the sampler has nothing left.
+    /// do not count), or the sampler has nothing left. While other processes still run
+    /// trials of the study, it waits for them before returning: one whose process dies
+    /// comes back as a retry, which this call then runs.
     ///
     /// `make_trainer(w)` builds worker `w`'s trainer inside its thread (so a trainer
     /// may hold a device handle that is not `Send`); `make_callbacks` builds fresh
