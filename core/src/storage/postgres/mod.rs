@@ -15,7 +15,7 @@
 //! appending a trial's start.
 //!
 //! Faults: a dropped connection or a restarted server is reconnected with backoff, up to
-//! [`PostgresStorage::timeout`]. An append whose commit is unknown (the connection broke
+//! the timeout of [`PostgresStorage::connect_with_timeout`]. An append whose commit is unknown (the connection broke
 //! during it) is settled by its client-made event id: present, it committed; absent, it
 //! did not and is retried. A lock lost with its connection is reported as
 //! [`Error::LockLost`], which the study answers by redoing the whole locked step, so no
@@ -141,6 +141,22 @@ impl PostgresStorage {
         if study.is_empty() {
             return Err(Error::Config("a PostgreSQL study needs a name".into()));
         }
+        let mut storage = Self::open(url, timeout)?;
+        storage.study = study.to_owned();
+        let name = storage.study.clone();
+        storage.study_id = storage.run(|c| {
+            c.execute(
+                "INSERT INTO knob_studies (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+                &[&name],
+            )?;
+            c.query_one("SELECT id FROM knob_studies WHERE name = $1", &[&name])
+                .map(|row| row.get::<_, i64>(0))
+        })?;
+        Ok(storage)
+    }
+
+    /// A connection to the database at `url`, with the schema in place, no study yet.
+    fn open(url: &str, timeout: Duration) -> Result<Self> {
         let (config, verify, root_cert) = config_from(url)?;
         let server = Server::of(&config);
         let tls = tls::connector(verify, root_cert).map_err(|message| Error::Storage {
@@ -151,7 +167,7 @@ impl PostgresStorage {
             config,
             tls,
             server,
-            study: study.to_owned(),
+            study: String::new(),
             study_id: 0,
             session: None,
             timeout,
@@ -163,29 +179,12 @@ impl PostgresStorage {
             deferred: Vec::new(),
         };
         storage.prepare_schema()?;
-        let name = storage.study.clone();
-        let id = storage.run(|c| {
-            c.execute(
-                "INSERT INTO knob_studies (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-                &[&name],
-            )?;
-            c.query_one("SELECT id FROM knob_studies WHERE name = $1", &[&name])
-                .map(|row| row.get::<_, i64>(0))
-        })?;
-        storage.study_id = id;
         Ok(storage)
-    }
-
-    /// How long an unreachable server is waited for before an operation fails
-    /// (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
     }
 
     /// The studies of the database at `url`, by name.
     pub fn studies(url: &str) -> Result<Vec<StudyRow>> {
-        let mut storage = Self::admin(url)?;
+        let mut storage = Self::open(url, Duration::from_secs(30))?;
         storage.run(|c| {
             let rows = c.query(
                 "SELECT s.name, s.direction, to_char(s.created, 'YYYY-MM-DD HH24:MI:SS TZ'), \
@@ -208,39 +207,12 @@ impl PostgresStorage {
 
     /// Deletes study `name` and its events; false when there was none.
     pub fn delete_study(url: &str, name: &str) -> Result<bool> {
-        let mut storage = Self::admin(url)?;
+        let mut storage = Self::open(url, Duration::from_secs(30))?;
         let name = name.to_owned();
         storage.run(|c| {
             c.execute("DELETE FROM knob_studies WHERE name = $1", &[&name])
                 .map(|n| n > 0)
         })
-    }
-
-    /// A connection to the database for listing and deleting, with the schema in place.
-    fn admin(url: &str) -> Result<Self> {
-        let (config, verify, root_cert) = config_from(url)?;
-        let server = Server::of(&config);
-        let tls = tls::connector(verify, root_cert).map_err(|message| Error::Storage {
-            location: server.to_string(),
-            message: format!("TLS: {message}"),
-        })?;
-        let mut storage = Self {
-            server,
-            config,
-            tls,
-            study: String::new(),
-            study_id: 0,
-            session: None,
-            timeout: Duration::from_secs(30),
-            connection: 0,
-            locked_on: None,
-            read_up_to: 0,
-            complete: false,
-            buffered: Vec::new(),
-            deferred: Vec::new(),
-        };
-        storage.prepare_schema()?;
-        Ok(storage)
     }
 
     /// Creates the tables if they are missing (under a lock, as several processes may
