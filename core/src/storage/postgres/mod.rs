@@ -15,11 +15,12 @@
 //! appending a trial's start.
 //!
 //! Faults: a dropped connection or a restarted server is reconnected with backoff, up to
-//! the timeout of [`PostgresStorage::connect_with_timeout`]. An append whose commit is unknown (the connection broke
-//! during it) is settled by its client-made event id: present, it committed; absent, it
-//! did not and is retried. A lock lost with its connection is reported as
-//! [`Error::LockLost`], which the study answers by redoing the whole locked step, so no
-//! trial number is handed out twice.
+//! the timeout of [`PostgresStorage::connect_with_timeout`]. An append whose commit is
+//! unknown (the connection broke during it) is settled by its client-made event id:
+//! present, it committed; absent, it did not and is retried. A lock lost with its
+//! connection is reported as [`Error::LockLost`] (or [`Error::RolledBack`] when held-back
+//! events were lost with it), which the study answers by redoing the whole locked step,
+//! so no trial number is handed out twice.
 
 mod connect;
 mod tls;
