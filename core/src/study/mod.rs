@@ -88,7 +88,7 @@ pub(crate) enum Asked {
 /// - anywhere else (another machine sharing the journal, a container in its own PID
 ///   namespace): when it has not sent a heartbeat for its grace period. A study with
 ///   running trials appends one every [`StudyBuilder::heartbeat`] interval (10 s by
-///   default; one line of about 60 bytes, some 22 KB an hour), and its grace is three
+///   default; one line of about 80 bytes, some 28 KB an hour), and its grace is three
 ///   intervals unless [`StudyBuilder::grace`] says otherwise. Clocks of machines that
 ///   share a study must agree to well within the grace.
 ///
