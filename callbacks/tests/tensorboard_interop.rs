@@ -184,3 +184,60 @@ fn population_members_log_one_curve_and_one_session_each() {
     );
     assert!(ok, "tb_inspect found problems:\n{report}");
 }
+
+/// Starts TensorBoard on `logdir` with `flags` and asks its HTTP data API how many images
+/// of `run`/`tag` it serves, once the count stops growing.
+const SERVE_AND_COUNT: &str = r#"
+import json, socket, subprocess, sys, time, urllib.parse, urllib.request
+logdir, run, tag, flags = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+sock = socket.socket(); sock.bind(("127.0.0.1", 0)); port = sock.getsockname()[1]; sock.close()
+tb = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", logdir,
+                       "--host", "127.0.0.1", "--port", str(port), *flags],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+base = f"http://127.0.0.1:{port}/data/plugin/images"
+seen, deadline = [], time.time() + 120
+try:
+    while time.time() < deadline:
+        time.sleep(1)
+        try:
+            tags = json.load(urllib.request.urlopen(base + "/tags", timeout=5))
+        except OSError:
+            continue
+        if tag not in tags.get(run, {}):
+            continue
+        query = urllib.parse.urlencode({"run": run, "tag": tag, "sample": 0})
+        seen.append(len(json.load(urllib.request.urlopen(base + "/images?" + query, timeout=5))))
+        if len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]:
+            break
+finally:
+    tb.kill()
+print(json.dumps({"images": seen[-1] if seen else None}))
+"#;
+
+#[test]
+fn the_viewing_command_shows_every_epochs_image() {
+    const EPOCHS: i64 = 25;
+    let dir = tempfile::tempdir().unwrap();
+    let logdir = dir.path().join("tb");
+    let mut run = RunWriter::create(&logdir.join("trial_0000/confusion")).unwrap();
+    for step in 0..EPOCHS {
+        let pixels = vec![step as f32 / EPOCHS as f32; 64];
+        let png = summary::png_gray(&pixels, 8, 8);
+        run.write(step, vec![summary::image("confusion_matrix", png, 8, 8, 1)])
+            .unwrap();
+    }
+    run.flush().unwrap();
+    drop(run);
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(SERVE_AND_COUNT)
+        .arg(&logdir)
+        .args(["trial_0000/confusion", "confusion_matrix"])
+        .args(knob_callbacks::tensorboard::VIEW_FLAGS.split_whitespace())
+        .output()
+        .expect("running TensorBoard");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let served: serde_json::Value = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(served["images"], EPOCHS, "TensorBoard served {served}");
+}

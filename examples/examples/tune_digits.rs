@@ -327,8 +327,9 @@ fn main() -> Result<(), Report> {
         report.markdown.display()
     );
     println!(
-        "View:    tensorboard --logdir {} --samples_per_plugin=images=0",
-        logdir.display()
+        "View:    tensorboard --logdir {} {}",
+        logdir.display(),
+        knob_callbacks::tensorboard::VIEW_FLAGS
     );
     println!("Took {seconds:.0} s.");
     Ok(())

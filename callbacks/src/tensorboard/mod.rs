@@ -15,6 +15,11 @@ use std::path::Path;
 
 use proto::{event, Event, Summary, Value};
 
+/// The flags to view knob's logs with: TensorBoard keeps a sample of 10 images per tag
+/// unless told more, so most epochs' confusion matrices would be missing (and
+/// `images=0` hides them all in TensorBoard 2.21). Up to 1000 per tag are kept.
+pub const VIEW_FLAGS: &str = "--samples_per_plugin=images=1000";
+
 /// One TensorBoard run: an event file in a directory, written a step at a time.
 pub struct RunWriter {
     file: EventWriter,
