@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use knob_benches::flags;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
@@ -160,14 +161,8 @@ fn args() -> Args {
             .and_then(|exe| Some(exe.parent()?.join("examples/tune_digits")))
             .unwrap_or_default(),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        let number = || {
-            value
-                .parse()
-                .unwrap_or_else(|_| panic!("{flag}: not a number: {value}"))
-        };
+    for (flag, value) in flags::pairs() {
+        let number = || flags::number::<usize>(&flag, &value);
         match flag.as_str() {
             "--kills" => args.kills = number(),
             "--per-study" => args.per_study = number().max(1),

@@ -17,6 +17,7 @@
 use std::process::Command;
 use std::time::Instant;
 
+use knob_benches::flags;
 use knob_core::{
     open_storage, BoxError, CallbackList, Event, Params, Scale, SearchSpace, Study, Trainer,
     TrialContext, TrialState,
@@ -39,14 +40,8 @@ fn args() -> Args {
         trials: 400,
         study: format!("storage-bench-{:016x}", rand::random::<u64>()),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        let number = || {
-            value
-                .parse()
-                .unwrap_or_else(|_| panic!("{flag}: not a number: {value}"))
-        };
+    for (flag, value) in flags::pairs() {
+        let number = || flags::number::<usize>(&flag, &value);
         match flag.as_str() {
             "--storage" => args.storage = value.clone(),
             "--procs" => args.procs = number(),

@@ -219,6 +219,13 @@ impl Ledger {
             .filter(|t| !self.retried.contains(&t.number))
     }
 
+    /// The tokens of the owners of running trials, one per trial.
+    pub fn running_tokens(&self) -> impl Iterator<Item = u64> + '_ {
+        self.history
+            .in_state(TrialState::Running)
+            .map(|t| self.owners[t.number as usize].token)
+    }
+
     /// When owner `token` last showed it was alive: its latest heartbeat, or the start
     /// of its trial `number`.
     pub fn last_seen(&self, number: u64) -> f64 {

@@ -27,7 +27,7 @@ pub(super) fn new_owner(grace: Duration) -> Owner {
         pid,
         token: rand::random(),
         host: this_host().clone(),
-        started: process_start(pid),
+        started: *my_start(),
         grace: Some(grace.as_secs_f64()),
     }
 }
@@ -48,6 +48,13 @@ fn this_host() -> &'static Option<String> {
             pid_ns.display()
         ))
     })
+}
+
+/// When this process started: read once, as every `ask` compares its own trials' owners
+/// with it.
+fn my_start() -> &'static Option<u64> {
+    static START: OnceLock<Option<u64>> = OnceLock::new();
+    START.get_or_init(|| process_start(std::process::id()))
 }
 
 /// When process `pid` started, in clock ticks after boot (field 22 of its `stat`).
@@ -75,7 +82,7 @@ pub(super) fn stale(owner: &Owner, last_seen: f64, now: f64) -> Option<String> {
         (Some(_), None) => false,
     };
     if same_host {
-        if owner.pid == me && (owner.started.is_none() || owner.started == process_start(me)) {
+        if owner.pid == me && (owner.started.is_none() || owner.started == *my_start()) {
             return (!live_tokens().contains(&owner.token))
                 .then(|| "its study was dropped before the trial finished".to_owned());
         }

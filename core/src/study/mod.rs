@@ -156,12 +156,7 @@ fn beat(state: &Mutex<State>, token: u64) {
     if state.sync().is_err() {
         return;
     }
-    let ledger = &state.ledger;
-    let runs = ledger
-        .history
-        .in_state(TrialState::Running)
-        .any(|t| ledger.owners[t.number as usize].token == token);
-    if runs {
+    if state.ledger.running_tokens().any(|t| t == token) {
         let _ = state.record(Event::Heartbeat {
             token,
             time: now_secs(),
@@ -322,11 +317,7 @@ impl Study {
         if state.ledger.counted() >= limit {
             // Trials another process runs may yet come back as retries (its process
             // may die): wait for them rather than leave the study short.
-            let ledger = &state.ledger;
-            let elsewhere = ledger
-                .history
-                .in_state(TrialState::Running)
-                .any(|t| ledger.owners[t.number as usize].token != self.owner.token);
+            let elsewhere = state.ledger.running_tokens().any(|t| t != self.owner.token);
             return Ok(if elsewhere { Asked::Wait } else { Asked::Done });
         }
         let number = state.ledger.history.len() as u64;

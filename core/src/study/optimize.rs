@@ -236,6 +236,8 @@ impl Study {
                                     self.requeue(info.number, &message, Some(worker.index))
                                 }
                             }
+                            // After a panic the worker rebuilds its trainer, and may retire
+                            // if that fails: it asks for no trial before then.
                             Some(outcome) if ran_trial.panicked => self.tell(info.number, outcome),
                             Some(outcome) => self
                                 .tell_then_ask(info.number, outcome, n_trials, avoid_for)

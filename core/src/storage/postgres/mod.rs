@@ -328,60 +328,43 @@ impl PostgresStorage {
         self.locked_on.is_some_and(|c| c != self.connection)
     }
 
-    /// Inserts one event at `seq`, or the next free one, under the study's lock (the
-    /// session lock when held, a transaction lock otherwise). Sessions commit without
-    /// waiting for the disk; a `durable` event waits, and with it every earlier one.
-    fn insert(
+    /// Inserts one event at the next free number, in a transaction that takes the
+    /// study's lock (a no-op addition when this session already holds it). A `durable`
+    /// event's commit waits for the disk; sessions' commits otherwise do not.
+    fn insert_now(
         &mut self,
         id: &str,
         body: &str,
-        seq: Option<i64>,
         durable: bool,
     ) -> std::result::Result<(), postgres::Error> {
-        let (study, locked, key) = (
-            self.study_id,
-            self.locked_on.is_some(),
-            study_key(self.study_id),
+        let (study, key) = (self.study_id, study_key(self.study_id));
+        let (sync, from) = if durable {
+            (
+                "WITH durable AS (SELECT set_config('synchronous_commit', 'on', true)) ",
+                ", durable",
+            )
+        } else {
+            ("", "")
+        };
+        let sql = format!(
+            "{sync}INSERT INTO knob_events (study_id, seq, event_id, body) \
+             SELECT $1, coalesce(max(seq), 0) + 1, $2, $3 FROM knob_events{from} \
+             WHERE study_id = $1 ON CONFLICT (study_id, event_id) DO NOTHING"
         );
-        let sync = if durable {
-            "WITH durable AS (SELECT set_config('synchronous_commit', 'on', true)) "
-        } else {
-            ""
-        };
-        let from = if durable { " FROM durable" } else { "" };
         let Some(session) = self.session.as_mut() else {
-            unreachable!("insert runs after client()")
+            unreachable!("insert_now runs after client()")
         };
-        if let Some(seq) = seq {
-            let sql = format!(
-                "{sync}INSERT INTO knob_events (study_id, seq, event_id, body) \
-                 SELECT $1, $2, $3, $4{from} ON CONFLICT (study_id, event_id) DO NOTHING"
-            );
-            let statement = session.statement(&sql)?;
-            session
-                .client
-                .execute(&statement, &[&study, &seq, &id, &body])
-                .map(drop)
-        } else {
-            let sql = format!(
-                "{sync}INSERT INTO knob_events (study_id, seq, event_id, body) \
-                 SELECT $1, coalesce(max(seq), 0) + 1, $2, $3 FROM knob_events{} WHERE study_id = $1 \
-                 ON CONFLICT (study_id, event_id) DO NOTHING",
-                if durable { ", durable" } else { "" }
-            );
-            let statement = session.statement(&sql)?;
-            if locked {
-                session
-                    .client
-                    .execute(&statement, &[&study, &id, &body])
-                    .map(drop)
-            } else {
-                let mut tx = session.client.transaction()?;
-                tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_CLASS, &key])?;
-                tx.execute(&statement, &[&study, &id, &body])?;
-                tx.commit()
-            }
-        }
+        let statement = session.statement(&sql)?;
+        let mut tx = session.client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_CLASS, &key])?;
+        tx.execute(&statement, &[&study, &id, &body])?;
+        tx.commit()
+    }
+
+    /// Whether the study's lock is held, on the live connection, with every event known:
+    /// then nobody else can append, and this handle numbers its own appends.
+    fn knows_all(&self) -> bool {
+        self.locked_on.is_some() && !self.lock_lost() && self.complete
     }
 
     /// Sends the step's held-back appends, their commit, the unlock and, for durable
@@ -522,9 +505,8 @@ impl Storage for PostgresStorage {
     fn append(&mut self, event: &Event) -> Result<()> {
         let body = self.body(event)?;
         let id = format!("{:032x}", rand::random::<u128>());
-        if self.locked_on.is_some() && !self.lock_lost() && self.complete {
-            // Under the lock with every event known, the next number is ours; the
-            // insert goes with the unlock.
+        if self.knows_all() {
+            // The next number is ours; the insert goes with the unlock.
             let seq = self.read_up_to + 1;
             self.read_up_to = seq;
             self.buffered.push(Record {
@@ -545,20 +527,9 @@ impl Storage for PostgresStorage {
                     location: self.location(),
                 });
             }
-            // Under an intact lock with every event known, the next number is ours.
-            let next = (self.locked_on.is_some() && self.complete).then_some(self.read_up_to + 1);
             self.client()?;
-            match self.insert(&id, &body, next, event.is_durable()) {
-                Ok(()) => {
-                    if let Some(seq) = next {
-                        self.read_up_to = seq;
-                        self.buffered.push(Record {
-                            position: seq as u64,
-                            event: event.clone(),
-                        });
-                    }
-                    break;
-                }
+            match self.insert_now(&id, &body, event.is_durable()) {
+                Ok(()) => break,
                 Err(e) if is_transient(&e) => {
                     // Whether it committed is unknown: the event id settles it.
                     self.session = None;
@@ -575,8 +546,7 @@ impl Storage for PostgresStorage {
 
     fn read_new(&mut self) -> Result<Vec<Record>> {
         // Known events come first; under the lock with all of them known, they are all.
-        let all_known = self.locked_on.is_some() && !self.lock_lost() && self.complete;
-        if all_known || !self.buffered.is_empty() {
+        if self.knows_all() || !self.buffered.is_empty() {
             return Ok(std::mem::take(&mut self.buffered));
         }
         let sql = format!(
