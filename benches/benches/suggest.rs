@@ -7,8 +7,8 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use knob_benches::functions::TestFunction;
 use knob_core::{trial_rng, History, Outcome, Sampler, Study};
+use knob_samplers::testing::TestFunction;
 use knob_samplers::{GpSampler, RandomSampler, TpeSampler};
 
 fn history(trials: usize) -> History {

@@ -2,6 +2,5 @@
 //! object per line); run one with `cargo run --release -p knob-benches --bin NAME`.
 
 pub mod flags;
-pub mod functions;
 pub mod pruning;
 pub mod regret;

@@ -146,8 +146,8 @@ fn study(
 pub fn run_seed(setup: &Setup, seed: u64) -> Result<SeedResult, BoxError> {
     let data = data::prepare(data::digits(), 0.2, seed);
     let asha = AshaPruner::new()
-        .min_resource(setup.asha_min_epochs as u64)
-        .eta(3);
+        .min_resource(setup.asha_min_epochs as u64)?
+        .eta(3)?;
     let (none_best_acc, none_epochs) =
         study(setup, study_space(), setup.trials, None, &[], seed, &data)?;
     let (asha_best_acc, asha_epochs) = study(

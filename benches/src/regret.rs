@@ -4,40 +4,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use knob_core::{History, KnobRng, Outcome, Result, Sampler, SearchSpace, Study};
-use knob_samplers::{GpSampler, GridSampler, RandomSampler, SobolSampler, TpeSampler, ZoomSampler};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::functions::TestFunction;
-
-/// The samplers the benchmark knows, by name.
-pub const SAMPLERS: &[&str] = &["grid", "random", "sobol", "zoom", "gp", "tpe", "tpe-uni"];
-
-/// The sampler called `name`, set up for `budget` trials in `dims` dimensions.
-/// Besides [`SAMPLERS`], `gp-startupN` is the GP after an `N`-point design and
-/// `tpe-candidatesN` the TPE drawing `N` candidates per suggestion.
-pub fn sampler_by_name(name: &str, budget: usize, dims: usize) -> Option<Box<dyn Sampler>> {
-    if let Some(n) = name.strip_prefix("gp-startup") {
-        return Some(Box::new(GpSampler::new().startup(n.parse().ok()?)));
-    }
-    if let Some(n) = name.strip_prefix("tpe-candidates") {
-        return Some(Box::new(TpeSampler::new().candidates(n.parse().ok()?)));
-    }
-    Some(match name {
-        "grid" => {
-            // About `budget` points: the resolution whose power is nearest the budget.
-            let resolution = (budget as f64).powf(1.0 / dims as f64).round().max(2.0) as usize;
-            Box::new(GridSampler::new().resolution(resolution).shuffled())
-        }
-        "random" => Box::new(RandomSampler::new()),
-        "sobol" => Box::new(SobolSampler::new()),
-        "zoom" => Box::new(ZoomSampler::new().round((budget / 5).max(1))),
-        "gp" => Box::new(GpSampler::new()),
-        "tpe" => Box::new(TpeSampler::new()),
-        "tpe-uni" => Box::new(TpeSampler::new().univariate()),
-        _ => return None,
-    })
-}
+use knob_samplers::testing::TestFunction;
 
 /// One run, as one JSON line of the benchmark's output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,7 +63,7 @@ impl Sampler for Timed {
 /// Runs `sampler` on `function` for `budget` trials with `seed`.
 pub fn run(function: &TestFunction, sampler: &str, seed: u64, budget: usize) -> Run {
     let space = function.space();
-    let inner = sampler_by_name(sampler, budget, space.len()).expect("a known sampler");
+    let inner = knob_samplers::by_name_for(sampler, budget, space.len()).expect("a known sampler");
     let times = Arc::new(Mutex::new(Vec::new()));
     let study = Study::builder(space)
         .sampler(Timed {

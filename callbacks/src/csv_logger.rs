@@ -113,10 +113,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pattern = dir.path().join("logs/trial_{trial}.csv");
         for number in [3, 4] {
-            let info = TrialInfo {
-                number,
-                params: Params::new(),
-            };
+            let info = TrialInfo::new(number, Params::new());
             let mut cb = CsvLogger::new(&pattern);
             cb.on_train_begin(&info).unwrap();
             for epoch in 0..2 {

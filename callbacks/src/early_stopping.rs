@@ -169,10 +169,7 @@ mod tests {
 
     /// Feeds `values` of `monitor` epoch by epoch; returns the epoch it stopped at.
     fn run(mut cb: EarlyStopping, monitor: &str, values: &[f64]) -> Option<usize> {
-        let info = TrialInfo {
-            number: 0,
-            params: Params::new(),
-        };
+        let info = TrialInfo::new(0, Params::new());
         cb.on_train_begin(&info).unwrap();
         for (epoch, &v) in values.iter().enumerate() {
             let logs = Logs::from([(monitor.to_owned(), v)]);

@@ -147,10 +147,7 @@ mod tests {
     fn each_finished_trial_advances_the_study_bar() {
         let progress = StudyProgress::hidden(3, 2);
         progress.skip(1);
-        let info = TrialInfo {
-            number: 1,
-            params: Params::new(),
-        };
+        let info = TrialInfo::new(1, Params::new());
         let mut cb = progress.trial();
         cb.on_train_begin(&info).unwrap();
         for epoch in 0..2 {

@@ -34,7 +34,7 @@ pub fn importance(history: &History, space: &SearchSpace) -> Vec<(String, f64)> 
                     let k = choices.len();
                     let mut bins = vec![Vec::new(); k];
                     for i in 0..n {
-                        bins[((obs[i].unit[d] * k as f64) as usize).min(k - 1)].push(i);
+                        bins[Domain::choice_index(obs[i].unit[d], k)].push(i);
                     }
                     bins
                 }
@@ -157,7 +157,7 @@ pub fn write_report(
             .map(|t| {
                 let raw = match &p.domain {
                     Domain::Categorical { choices } => {
-                        ((t.unit[d] * choices.len() as f64) as usize).min(choices.len() - 1) as f64
+                        Domain::choice_index(t.unit[d], choices.len()) as f64
                     }
                     _ => t.params.float(&p.name).unwrap_or(f64::NAN),
                 };

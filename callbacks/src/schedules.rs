@@ -176,10 +176,7 @@ mod tests {
 
     /// Runs `cb` over `losses` starting at `lr`; returns the rate after each epoch.
     fn rates(mut cb: ReduceLROnPlateau, losses: &[f64], lr: f64) -> Vec<f64> {
-        let info = TrialInfo {
-            number: 0,
-            params: Params::new(),
-        };
+        let info = TrialInfo::new(0, Params::new());
         cb.on_train_begin(&info).unwrap();
         let mut lr = lr;
         losses
@@ -230,10 +227,7 @@ mod tests {
 
     #[test]
     fn the_scheduler_sets_the_rate_each_epoch_and_refuses_nonsense() {
-        let info = TrialInfo {
-            number: 0,
-            params: Params::new(),
-        };
+        let info = TrialInfo::new(0, Params::new());
         let mut cb = LearningRateScheduler::new(|epoch, lr| if epoch == 2 { lr * 0.1 } else { lr });
         let mut lr = 0.5;
         let mut seen = Vec::new();

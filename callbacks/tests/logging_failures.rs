@@ -33,7 +33,7 @@ fn study_logging_to(logdir: &Path) {
             |_| Ok(trainer),
             |_| {
                 CallbackList::new()
-                    .with(TensorBoard::new(logdir).space(space.clone()))
+                    .with(TensorBoard::new(logdir))
                     .with(CsvLogger::new(logdir.join("csv/trial_{trial}.csv")))
             },
         )

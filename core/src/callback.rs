@@ -8,10 +8,12 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
+use crate::error::panic_message;
 use crate::error::BoxError;
 use crate::params::Params;
-use crate::study::panic_message;
+use crate::space::SearchSpace;
 
 /// Whether training should go on after a hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,6 +35,26 @@ pub struct TrialInfo {
     pub number: u64,
     /// Its hyperparameters.
     pub params: Params,
+    /// The space they were drawn from, when the trial belongs to a study (or a PBT
+    /// population): what a TensorBoard callback declares the HParams experiment from.
+    pub space: Option<Arc<SearchSpace>>,
+}
+
+impl TrialInfo {
+    /// Trial `number` with `params`, outside any space.
+    pub fn new(number: u64, params: Params) -> Self {
+        Self {
+            number,
+            params,
+            space: None,
+        }
+    }
+
+    /// The same trial, drawn from `space`.
+    pub fn in_space(mut self, space: Arc<SearchSpace>) -> Self {
+        self.space = Some(space);
+        self
+    }
 }
 
 /// One named weight tensor of the model, copied to the host.
@@ -464,10 +486,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     fn info() -> TrialInfo {
-        TrialInfo {
-            number: 3,
-            params: Params::new(),
-        }
+        TrialInfo::new(3, Params::new())
     }
 
     #[test]

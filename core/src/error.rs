@@ -262,9 +262,31 @@ pub enum Error {
         /// The value.
         value: f64,
     },
-    /// A study built without something it needs.
+    /// A study (or a PBT run) set up with something it cannot use.
     #[error("study: {0}")]
     Config(String),
+    /// A worker thread of `optimize` or PBT panicked outside any trial (a bug in knob
+    /// or in a callback factory's drop).
+    #[error("a worker thread panicked outside a trial: {0}")]
+    WorkerPanicked(String),
+    /// Every member of a PBT generation failed, so there is nothing to select from.
+    #[error("PBT: every member failed in generation {generation}: {message}")]
+    PopulationFailed {
+        /// The generation, from 0.
+        generation: usize,
+        /// The first member's error.
+        message: String,
+    },
+    /// A PBT population directory's `population.json` that cannot be written, read or
+    /// resumed: bad JSON, a checkpoint named outside the directory, or a population
+    /// saved by a run with other settings.
+    #[error("population file {path}: {message}")]
+    PopulationFile {
+        /// The `population.json` file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A worker's trainer factory failed.
     #[error("worker {worker}: could not build its trainer: {message}")]
     TrainerFactory {
@@ -312,5 +334,16 @@ impl std::fmt::Debug for Report {
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// The message a panic carried, for the error that reports it.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_owned()
     }
 }

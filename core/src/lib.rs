@@ -55,11 +55,9 @@ pub use storage::{
 };
 #[cfg(feature = "postgres")]
 pub use storage::{PostgresStorage, StudyRow, SCHEMA_VERSION};
-pub use study::{
-    Leaderboard, Outcome, Study, StudyBuilder, Summary, DEFAULT_HEARTBEAT, GRACE_BEATS,
-};
-pub use trainer::{Trainer, TrialContext};
-pub use trial::{now_secs, Direction, Trial, TrialState};
+pub use study::{Leaderboard, Study, StudyBuilder, Summary, DEFAULT_HEARTBEAT, GRACE_BEATS};
+pub use trainer::{Trainer, TrialContext, TrialMonitor};
+pub use trial::{now_secs, Direction, Outcome, Trial, TrialState};
 pub use workers::{Device, DeviceError, Worker, Workers};
 
 /// A number in a short, readable form: `0.0123`, `1.5e-4`, `2048`.

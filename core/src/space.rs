@@ -101,7 +101,7 @@ impl Domain {
             }
             (Domain::Categorical { choices }, value) => {
                 let k = choices.iter().position(|c| c == value)?;
-                Some((k as f64 + 0.5) / choices.len() as f64)
+                Some(Domain::choice_centre(k, choices.len()))
             }
             _ => None,
         }
@@ -121,10 +121,29 @@ impl Domain {
                 Value::Int(x.clamp(*low, *high))
             }
             Domain::Categorical { choices } => {
-                let k = ((u * choices.len() as f64) as usize).min(choices.len() - 1);
-                choices[k].clone()
+                choices[Domain::choice_index(u, choices.len())].clone()
             }
         }
+    }
+
+    /// Which of `k` equal slices of `[0, 1]` holds `u`: the index of the choice (or of
+    /// the value, counted from the low end) that unit coordinate `u` stands for.
+    /// Coordinates outside `[0, 1]` fall in the end slices.
+    ///
+    /// ```
+    /// use knob_core::Domain;
+    /// assert_eq!(Domain::choice_index(0.0, 3), 0);
+    /// assert_eq!(Domain::choice_index(0.5, 3), 1);
+    /// assert_eq!(Domain::choice_index(1.0, 3), 2);
+    /// assert_eq!(Domain::choice_index(Domain::choice_centre(2, 3), 3), 2);
+    /// ```
+    pub fn choice_index(u: f64, k: usize) -> usize {
+        ((u * k as f64) as usize).min(k - 1)
+    }
+
+    /// The centre of slice `i` of `k`: the unit coordinate a choice is stored at.
+    pub fn choice_centre(i: usize, k: usize) -> f64 {
+        (i as f64 + 0.5) / k as f64
     }
 
     /// How many distinct values the domain holds, or `None` for a continuum.

@@ -1,6 +1,6 @@
 //! Small, real implementations of the traits for doctests, tests and examples.
 
-use crate::callback::{Callback, Control, EpochView, Logs};
+use crate::callback::{Callback, EpochView, Logs};
 use crate::error::{BoxError, Result};
 use crate::history::History;
 use crate::params::{Params, Value};
@@ -71,8 +71,7 @@ impl Trainer for QuadraticTrainer {
             ctx.callbacks.on_epoch_begin(epoch as usize, &view)?;
             let loss = target + 1.0 / (epoch + 1) as f64;
             logs.insert("loss".into(), loss);
-            let stop = ctx.callbacks.on_epoch_end(epoch as usize, &logs, &view)?;
-            if ctx.report(epoch, loss)? == Control::Stop || stop == Control::Stop {
+            if ctx.end_epoch(epoch as usize, &logs, &view, loss)?.is_stop() {
                 break;
             }
         }

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::callback::{CallbackList, Control, TrialInfo};
+use crate::callback::{Callback, CallbackList, Control, EpochView, Logs, TrialInfo};
 use crate::error::{BoxError, Error, Result};
 use crate::params::Params;
 use crate::space::SearchSpace;
-use crate::study::Study;
+use crate::trial::Outcome;
 
 /// Turns a trial's params into an objective value: trains a model and scores it.
 ///
@@ -71,46 +71,99 @@ impl Control {
     }
 }
 
-/// What a trainer gets besides its params: the trial's callbacks, and a line to the
-/// study for intermediate values and pruning.
+/// Where a trial's intermediate values go, and who says when it should stop: a
+/// [`Study`](crate::Study) (which records each value and asks its pruner), or a
+/// scheduler of your own. `Sync`, so that a trainer may hand its context to the
+/// threads it trains on.
 ///
-/// [`TrialContext::standalone`] makes one without a study, to babysit a single model
-/// with the same trainer and callbacks.
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use knob_core::{Params, Result, TrialContext, TrialInfo, TrialMonitor};
+///
+/// /// Stops any trial whose loss rises above 1.
+/// struct Ceiling(AtomicUsize);
+/// impl TrialMonitor for Ceiling {
+///     fn report(&self, _number: u64, _step: u64, value: f64) -> Result<bool> {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///         Ok(value > 1.0)
+///     }
+/// }
+/// let monitor = Ceiling(AtomicUsize::new(0));
+/// let mut ctx = TrialContext::new(TrialInfo::new(7, Params::new()), &monitor);
+/// assert!(!ctx.report(0, 0.5)?.is_stop());
+/// assert!(ctx.report(1, 1.5)?.is_stop());
+/// assert!(ctx.should_prune());
+/// assert_eq!(monitor.0.load(Ordering::Relaxed), 2);
+/// # Ok::<(), knob_core::Error>(())
+/// ```
+pub trait TrialMonitor: Sync {
+    /// Records `value` (finite) at `step` of trial `number`; `true` when the trial
+    /// should stop early (it is then recorded as pruned).
+    fn report(&self, number: u64, step: u64, value: f64) -> Result<bool>;
+
+    /// Whether the whole run is stopping (Ctrl-C, a failed study): running trials
+    /// stop at their next report and are not recorded as pruned. No by default.
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+/// What a trainer gets besides its params: the trial's callbacks, and a line to a
+/// [`TrialMonitor`] (the study) for intermediate values and pruning.
+///
+/// [`Study::optimize`](crate::Study::optimize) builds one per trial. A loop of your
+/// own builds it with [`TrialContext::new`] from an asked trial and gets the same
+/// pruning and callbacks; [`TrialContext::standalone`] babysits a single model with
+/// the same trainer and callbacks, without a study.
+///
+/// ```
+/// use knob_core::testing::{QuadraticTrainer, UniformSampler};
+/// use knob_core::{CallbackList, Scale, SearchSpace, Study, Trainer, TrialContext};
+///
+/// let space = SearchSpace::builder().float("x", -1.0, 1.0, Scale::Linear).build()?;
+/// let study = Study::builder(space).sampler(UniformSampler).build()?;
+/// let mut trainer = QuadraticTrainer::default();
+/// for _ in 0..5 {
+///     let trial = study.ask()?.expect("the space is not exhausted");
+///     let mut ctx = TrialContext::new(trial.clone(), &study).with_callbacks(CallbackList::new());
+///     let fitted = trainer.fit(&trial.params, &mut ctx);
+///     study.tell(trial.number, ctx.outcome(fitted))?;
+/// }
+/// assert_eq!(study.history()?.len(), 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct TrialContext<'a> {
     info: TrialInfo,
     /// The trial's callbacks, which the trainer calls.
     pub callbacks: CallbackList,
-    study: Option<&'a Study>,
+    monitor: Option<&'a dyn TrialMonitor>,
     intermediate: BTreeMap<u64, f64>,
     pruned: bool,
     interrupted: bool,
 }
 
 impl<'a> TrialContext<'a> {
+    /// The context of trial `info`, reporting to `monitor` (a [`Study`](crate::Study)
+    /// for a trial it gave out); no callbacks yet.
+    pub fn new(info: TrialInfo, monitor: &'a dyn TrialMonitor) -> Self {
+        Self::with_monitor(info, Some(monitor))
+    }
+
     /// A context without a study, no callbacks yet; trial number 0.
     pub fn standalone(params: Params) -> TrialContext<'static> {
-        TrialContext {
-            info: TrialInfo { number: 0, params },
-            callbacks: CallbackList::new(),
-            study: None,
-            intermediate: BTreeMap::new(),
-            pruned: false,
-            interrupted: false,
-        }
+        TrialContext::unmonitored(TrialInfo::new(0, params))
     }
 
-    /// A context without a study for trial (or population member) `number`.
-    pub fn numbered(number: u64, params: Params) -> TrialContext<'static> {
-        let mut ctx = TrialContext::standalone(params);
-        ctx.info.number = number;
-        ctx
+    /// A context for trial (or population member) `info` that reports to no one.
+    pub fn unmonitored(info: TrialInfo) -> TrialContext<'static> {
+        TrialContext::with_monitor(info, None)
     }
 
-    pub(crate) fn for_study(study: &'a Study, info: TrialInfo, callbacks: CallbackList) -> Self {
+    fn with_monitor(info: TrialInfo, monitor: Option<&'a dyn TrialMonitor>) -> Self {
         TrialContext {
             info,
-            callbacks,
-            study: Some(study),
+            callbacks: CallbackList::new(),
+            monitor,
             intermediate: BTreeMap::new(),
             pruned: false,
             interrupted: false,
@@ -123,13 +176,13 @@ impl<'a> TrialContext<'a> {
         self
     }
 
-    /// The trial's number and params.
+    /// The trial's number, params and space.
     pub fn info(&self) -> &TrialInfo {
         &self.info
     }
 
     /// Records an intermediate value (say, `val_loss` after an epoch) and asks the
-    /// study's pruner whether to go on; also says stop when the study is interrupted.
+    /// monitor whether to go on; also says stop when the run as a whole is stopping.
     /// Values must be finite.
     pub fn report(&mut self, step: u64, value: f64) -> Result<Control> {
         if !value.is_finite() {
@@ -140,13 +193,33 @@ impl<'a> TrialContext<'a> {
             });
         }
         self.intermediate.insert(step, value);
-        let prune = match self.study {
-            Some(study) => study.report(self.info.number, step, value)?,
+        let prune = match self.monitor {
+            Some(monitor) => monitor.report(self.info.number, step, value)?,
             None => false,
         };
         self.pruned |= prune;
-        self.interrupted |= self.study.is_some_and(Study::should_stop);
+        self.interrupted |= self.monitor.is_some_and(|m| m.should_stop());
         Ok(if prune || self.interrupted {
+            Control::Stop
+        } else {
+            Control::Continue
+        })
+    }
+
+    /// The end of epoch `epoch`, in the order every trainer needs: the callbacks'
+    /// `on_epoch_end` with `logs` and `view`, then `value` (the objective after this
+    /// epoch) reported at step `epoch`. [`Control::Stop`] when a callback, the pruner
+    /// or an interrupt says so; every callback and the report run either way.
+    pub fn end_epoch(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        view: &EpochView<'_>,
+        value: f64,
+    ) -> Result<Control, BoxError> {
+        let from_callbacks = self.callbacks.on_epoch_end(epoch, logs, view)?;
+        let from_monitor = self.report(epoch as u64, value)?;
+        Ok(if from_callbacks.is_stop() || from_monitor.is_stop() {
             Control::Stop
         } else {
             Control::Continue
@@ -166,5 +239,16 @@ impl<'a> TrialContext<'a> {
     /// The values reported so far, by step.
     pub fn intermediate(&self) -> &BTreeMap<u64, f64> {
         &self.intermediate
+    }
+
+    /// How the trial ended, given what `fit` returned: pruned when the pruner said
+    /// stop (whatever `fit` returned), else its value or its error's message. Tell it
+    /// to the study.
+    pub fn outcome(&self, fitted: Result<f64, BoxError>) -> Outcome {
+        match fitted {
+            _ if self.pruned => Outcome::Pruned,
+            Ok(value) => Outcome::Complete(value),
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
     }
 }

@@ -8,6 +8,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::params::Params;
 
+/// How a trial ended, as told by whoever ran it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// It produced this objective value (a non-finite one fails the trial).
+    Complete(f64),
+    /// It stopped early at the pruner's request.
+    Pruned,
+    /// It failed, for this reason.
+    Failed(String),
+}
+
 /// Whether smaller or larger objective values are better.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -370,6 +370,12 @@ impl knob_core::Storage for FillingDisk {
     fn read_new(&mut self) -> knob_core::Result<Vec<knob_core::Record>> {
         self.inner.read_new()
     }
+    fn lock(&mut self) -> knob_core::Result<()> {
+        self.inner.lock()
+    }
+    fn unlock(&mut self) -> knob_core::Result<()> {
+        self.inner.unlock()
+    }
     fn location(&self) -> String {
         "/data/study.jsonl".into()
     }

@@ -13,9 +13,9 @@ fn main() -> Result<(), Report> {
         .float("lr", 1e-5, 1.0, Scale::Log)
         .float("momentum", 0.9, 0.999, Scale::LogOneMinus)
         .build()?;
-    let zoom = ZoomSampler::new().round(12).shrink(0.5);
+    let zoom = ZoomSampler::new().round(12)?.shrink(0.5)?;
     let study = Study::builder(space.clone())
-        .sampler(ZoomSampler::new().round(12).shrink(0.5))
+        .sampler(ZoomSampler::new().round(12)?.shrink(0.5)?)
         .seed(1)
         .build()?;
     let mut rounds: Vec<Series> = Vec::new();

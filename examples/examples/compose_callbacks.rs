@@ -37,7 +37,7 @@ fn main() -> Result<(), Report> {
             Ok(Control::Continue)
         }));
 
-    let trial = TrialInfo { number: 0, params };
+    let trial = TrialInfo::new(0, params);
     let class_names: Vec<String> = (0..10).map(|c| c.to_string()).collect();
     let images: Vec<f32> = train.features[..5 * train.dim]
         .iter()

@@ -34,7 +34,7 @@ fn main() -> Result<(), Report> {
         .float("x", 0.0, 1.0, Scale::Linear)
         .float("y", 0.0, 1.0, Scale::Linear)
         .build()?;
-    let grid = run(Study::builder(space.clone()).sampler(GridSampler::new().resolution(5)))?;
+    let grid = run(Study::builder(space.clone()).sampler(GridSampler::new().resolution(5)?))?;
     let random = run(Study::builder(space).sampler(RandomSampler::new()))?;
     for (name, points) in [("grid", &grid), ("random", &random)] {
         let xs: BTreeSet<u64> = points.iter().map(|p| (p.0 * 1e6) as u64).collect();

@@ -17,26 +17,13 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use knob_callbacks::report::{importance, write_report};
-use knob_callbacks::{write_experiment, ConfusionMatrix, StudyProgress, TensorBoard};
+use knob_callbacks::{ConfusionMatrix, StudyProgress, TensorBoard};
 use knob_core::{
-    BoxError, CallbackList, Device, Direction, Params, Report, Sampler, Scale, SearchSpace, Study,
-    Trainer, TrialState, Workers,
+    BoxError, CallbackList, Device, Direction, Params, Report, Scale, SearchSpace, Study, Trainer,
+    TrialState, Workers,
 };
-use knob_samplers::{
-    AshaPruner, GpSampler, GridSampler, MedianPruner, RandomSampler, SobolSampler, TpeSampler,
-    ZoomSampler,
-};
+use knob_samplers::{AshaPruner, GpSampler, MedianPruner};
 use knob_trainers::{data, MlpTrainer};
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum SamplerName {
-    Grid,
-    Random,
-    Sobol,
-    Zoom,
-    Gp,
-    Tpe,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
 enum DatasetName {
@@ -57,9 +44,10 @@ enum PrunerName {
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// How proposals are made.
-    #[arg(long, value_enum, default_value = "gp")]
-    sampler: SamplerName,
+    /// How proposals are made: gp, tpe, random, sobol, zoom, grid (sized to the trials),
+    /// tpe-uni, gp-startupN (the GP after N design points) or tpe-candidatesN.
+    #[arg(long, default_value = "gp", value_parser = known_sampler)]
+    sampler: String,
     /// Trials in the study (a resumed study is topped up to this many).
     #[arg(long, default_value_t = 20)]
     trials: usize,
@@ -114,15 +102,9 @@ fn space() -> SearchSpace {
         .expect("the search space is valid")
 }
 
-fn sampler(name: SamplerName) -> Box<dyn Sampler> {
-    match name {
-        SamplerName::Grid => Box::new(GridSampler::new().resolution(3).shuffled()),
-        SamplerName::Random => Box::new(RandomSampler::new()),
-        SamplerName::Sobol => Box::new(SobolSampler::new()),
-        SamplerName::Zoom => Box::new(ZoomSampler::new()),
-        SamplerName::Gp => Box::new(GpSampler::new()),
-        SamplerName::Tpe => Box::new(TpeSampler::new()),
-    }
+/// Accepts `name` when `knob_samplers::by_name` knows it.
+fn known_sampler(name: &str) -> Result<String, knob_samplers::NameError> {
+    knob_samplers::by_name(name).map(|_| name.to_owned())
 }
 
 fn idx_file(dir: &std::path::Path, stem: &str) -> PathBuf {
@@ -166,19 +148,26 @@ fn main() -> Result<(), Report> {
         .clone()
         .unwrap_or_else(|| run_dir.join("study.jsonl").display().to_string());
     let logdir = args.logdir.clone().unwrap_or_else(|| run_dir.join("tb"));
+    // TensorBoard logging never fails a trial, so an unusable log directory is
+    // refused here, before any training.
+    std::fs::create_dir_all(&logdir)
+        .map_err(|e| format!("log directory {}: {e}", logdir.display()))?;
     let space = space();
     let mut builder = Study::builder(space.clone())
         .direction(Direction::Maximize)
-        .sampler(sampler(args.sampler))
+        .sampler(knob_samplers::by_name_for(
+            &args.sampler,
+            args.trials,
+            space.len(),
+        )?)
         .storage_at(&storage, &args.study)
         .seed(args.seed);
     builder = match args.pruner {
         PrunerName::None => builder,
         PrunerName::Median => builder.pruner(MedianPruner::new().startup(4).warmup(2)),
-        PrunerName::Asha => builder.pruner(AshaPruner::new().min_resource(2).eta(3)),
+        PrunerName::Asha => builder.pruner(AshaPruner::new().min_resource(2)?.eta(3)?),
     };
     let study = Arc::new(builder.build()?);
-    write_experiment(&logdir, "tune_digits", &space)?;
 
     // Ctrl-C: finish cleanly (running trials are marked and queued again); twice: quit.
     let handle = study.clone();
@@ -237,7 +226,7 @@ fn main() -> Result<(), Report> {
                 .with(
                     TensorBoard::new(&logdir)
                         .histogram_freq(1)
-                        .space(space.clone()),
+                        .experiment_name("tune_digits"),
                 )
                 .with(ConfusionMatrix::new(&logdir))
                 .with(progress.trial())
@@ -248,11 +237,12 @@ fn main() -> Result<(), Report> {
     let history = study.history()?;
     // A GP study ranks parameters by its fitted lengthscales; the others by a
     // model-free variance decomposition.
-    let ranking = match args.sampler {
-        SamplerName::Gp => GpSampler::new()
+    let ranking = if args.sampler.starts_with("gp") {
+        GpSampler::new()
             .importance(&space, &history)
-            .map(|r| ("GP lengthscales", r)),
-        _ => None,
+            .map(|r| ("GP lengthscales", r))
+    } else {
+        None
     };
     let method = ranking
         .as_ref()

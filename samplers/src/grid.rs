@@ -1,5 +1,6 @@
 //! Grid search: every combination of a few values per parameter.
 
+use crate::setting::{require, InvalidSetting};
 use std::collections::{BTreeMap, HashSet};
 
 use knob_core::{study_rng, Domain, Error, History, KnobRng, Result, Sampler, SearchSpace, Value};
@@ -26,8 +27,8 @@ use rand::Rng;
 ///     .float("lr", 1e-4, 1e-1, Scale::Log)
 ///     .int("layers", 1, 3, Scale::Linear)
 ///     .build()?;
-/// assert_eq!(GridSampler::new().resolution(4).size(&space), 12);
-/// # Ok::<(), knob_core::Error>(())
+/// assert_eq!(GridSampler::new().resolution(4)?.size(&space), 12);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct GridSampler {
@@ -53,15 +54,27 @@ impl GridSampler {
     }
 
     /// Values per float parameter (and per large integer range); at least 1.
-    pub fn resolution(mut self, points: usize) -> Self {
-        self.resolution = points.max(1);
-        self
+    pub fn resolution(mut self, points: usize) -> Result<Self, InvalidSetting> {
+        require(
+            points >= 1,
+            "GridSampler",
+            "resolution",
+            points,
+            "at least 1",
+        )?;
+        self.resolution = points;
+        Ok(self)
     }
 
     /// Values for one parameter, overriding the default.
-    pub fn values(mut self, param: impl Into<String>, points: usize) -> Self {
-        self.per_param.insert(param.into(), points.max(1));
-        self
+    pub fn values(
+        mut self,
+        param: impl Into<String>,
+        points: usize,
+    ) -> Result<Self, InvalidSetting> {
+        require(points >= 1, "GridSampler", "values", points, "at least 1")?;
+        self.per_param.insert(param.into(), points);
+        Ok(self)
     }
 
     /// Visits the grid in a random order fixed by the study's seed.
@@ -253,7 +266,11 @@ mod tests {
             .categorical("act", ["relu", "tanh", "gelu"])
             .build()
             .unwrap();
-        let grid = GridSampler::new().resolution(3).values("units", 4);
+        let grid = GridSampler::new()
+            .resolution(3)
+            .unwrap()
+            .values("units", 4)
+            .unwrap();
         let axes = grid.axes(&space);
         assert_eq!(axes.iter().map(Vec::len).collect::<Vec<_>>(), [3, 4, 4, 3]);
         let units: Vec<i64> = axes[2]

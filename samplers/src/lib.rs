@@ -14,6 +14,9 @@
 //! | [`ZoomSampler`] | coarse to fine: rounds in a box that shrinks around the best trial |
 //! | [`SobolSampler`] | like random, but evenly spread; a short budget; an initial design |
 //!
+//! [`by_name`] makes one from the name a command line gives (`tune_digits --sampler`,
+//! `sampler-bench --samplers`); [`testing`] holds the test functions they are measured on.
+//!
 //! Pruners stop hopeless trials early: [`MedianPruner`] (worse than the median of
 //! finished trials at the same step), [`AshaPruner`] (asynchronous successive
 //! halving) and [`HyperbandPruner`] (ASHA brackets from aggressive to none).
@@ -25,7 +28,10 @@ mod optim;
 mod prior;
 mod pruners;
 mod random;
+mod registry;
+mod setting;
 mod sobol;
+pub mod testing;
 mod tpe;
 mod zoom;
 
@@ -33,6 +39,8 @@ pub use gp::{Acquisition, GpSampler};
 pub use grid::GridSampler;
 pub use pruners::{AshaPruner, HyperbandPruner, MedianPruner};
 pub use random::RandomSampler;
+pub use registry::{by_name, by_name_for, NameError, NAMES};
+pub use setting::InvalidSetting;
 pub use sobol::{sobol_point, SobolSampler};
 pub use tpe::TpeSampler;
 pub use zoom::{ZoomBox, ZoomSampler};

@@ -1,5 +1,6 @@
 //! Pruners: which running trials to stop early.
 
+use crate::setting::{require, InvalidSetting};
 use knob_core::{History, Pruner, Trial, TrialState};
 
 /// Stops a trial whose latest intermediate value is worse than the median of what
@@ -102,15 +103,23 @@ impl AshaPruner {
     }
 
     /// The resource (epochs) of the first rung.
-    pub fn min_resource(mut self, epochs: u64) -> Self {
-        self.min_resource = epochs.max(1);
-        self
+    pub fn min_resource(mut self, epochs: u64) -> Result<Self, InvalidSetting> {
+        require(
+            epochs >= 1,
+            "AshaPruner",
+            "min_resource",
+            epochs,
+            "at least 1",
+        )?;
+        self.min_resource = epochs;
+        Ok(self)
     }
 
     /// The reduction factor η (at least 2): one in η trials goes on at each rung.
-    pub fn eta(mut self, eta: u64) -> Self {
-        self.eta = eta.max(2);
-        self
+    pub fn eta(mut self, eta: u64) -> Result<Self, InvalidSetting> {
+        require(eta >= 2, "AshaPruner", "eta", eta, "at least 2")?;
+        self.eta = eta;
+        Ok(self)
     }
 
     /// Whether `resource` is a rung.
@@ -167,18 +176,33 @@ pub struct HyperbandPruner {
 
 impl HyperbandPruner {
     /// Brackets between `min_resource` and `max_resource` epochs, η = 3.
-    pub fn new(min_resource: u64, max_resource: u64) -> Self {
-        Self {
-            min_resource: min_resource.max(1),
-            max_resource: max_resource.max(min_resource.max(1)),
+    pub fn new(min_resource: u64, max_resource: u64) -> Result<Self, InvalidSetting> {
+        require(
+            min_resource >= 1,
+            "HyperbandPruner",
+            "new",
+            min_resource,
+            "at least 1",
+        )?;
+        require(
+            max_resource >= min_resource,
+            "HyperbandPruner",
+            "new",
+            format!("max_resource {max_resource} below min_resource {min_resource}"),
+            "at least min_resource",
+        )?;
+        Ok(Self {
+            min_resource,
+            max_resource,
             eta: 3,
-        }
+        })
     }
 
     /// The reduction factor η (at least 2).
-    pub fn eta(mut self, eta: u64) -> Self {
-        self.eta = eta.max(2);
-        self
+    pub fn eta(mut self, eta: u64) -> Result<Self, InvalidSetting> {
+        require(eta >= 2, "HyperbandPruner", "eta", eta, "at least 2")?;
+        self.eta = eta;
+        Ok(self)
     }
 
     /// The number of brackets: one per rung that fits below the full budget.
@@ -200,9 +224,11 @@ impl HyperbandPruner {
 impl Pruner for HyperbandPruner {
     fn should_prune(&self, trial: &Trial, history: &History) -> bool {
         let bracket = self.bracket_of(trial.number);
-        let asha = AshaPruner::new()
-            .eta(self.eta)
-            .min_resource(self.min_resource * self.eta.pow(bracket as u32));
+        // Both settings were checked when this pruner was built.
+        let asha = AshaPruner {
+            eta: self.eta,
+            min_resource: self.min_resource * self.eta.pow(bracket as u32),
+        };
         asha.prune_among(trial, history, |t| self.bracket_of(t.number) == bracket)
     }
 }
@@ -233,7 +259,7 @@ mod tests {
 
     #[test]
     fn hyperband_compares_within_brackets_with_their_own_rungs() {
-        let hb = HyperbandPruner::new(1, 9).eta(3);
+        let hb = HyperbandPruner::new(1, 9).unwrap().eta(3).unwrap();
         assert_eq!(hb.brackets(), 3);
         // Trials 0..6: brackets 0, 1, 2, 0, 1, 2. Losses after the first epoch.
         let curves = [[0.2], [0.1], [0.1], [0.9], [0.9], [0.9]];
@@ -253,7 +279,7 @@ mod tests {
 
     #[test]
     fn asha_keeps_the_best_third_at_each_rung() {
-        let pruner = AshaPruner::new().eta(3);
+        let pruner = AshaPruner::new().eta(3).unwrap();
         assert!(pruner.is_rung(1) && pruner.is_rung(3) && pruner.is_rung(9) && !pruner.is_rung(2));
         // Losses (minimized) at step 0 (resource 1, a rung) of six earlier trials.
         let others: Vec<Trial> = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]

@@ -1,5 +1,6 @@
 //! Coarse-to-fine search: rounds of sampling in a box that shrinks around the best trials.
 
+use crate::setting::{require, InvalidSetting};
 use knob_core::{Domain, History, KnobRng, Result, Sampler, SearchSpace, Trial};
 
 use crate::RandomSampler;
@@ -23,7 +24,9 @@ use crate::RandomSampler;
 ///
 /// ```
 /// use knob_samplers::{SobolSampler, ZoomSampler};
-/// let sampler = ZoomSampler::new().round(20).shrink(0.4).inner(SobolSampler::new());
+/// let sampler = ZoomSampler::new().round(20)?.shrink(0.4)?.inner(SobolSampler::new());
+/// assert!(ZoomSampler::new().shrink(1.5).is_err());
+/// # Ok::<(), knob_samplers::InvalidSetting>(())
 /// ```
 pub struct ZoomSampler {
     inner: Box<dyn Sampler>,
@@ -82,15 +85,18 @@ impl ZoomSampler {
     }
 
     /// Trials per round (at least 1).
-    pub fn round(mut self, trials: usize) -> Self {
-        self.round = trials.max(1);
-        self
+    pub fn round(mut self, trials: usize) -> Result<Self, InvalidSetting> {
+        require(trials >= 1, "ZoomSampler", "round", trials, "at least 1")?;
+        self.round = trials;
+        Ok(self)
     }
 
-    /// The factor each round multiplies the box's width by, in (0, 1].
-    pub fn shrink(mut self, factor: f64) -> Self {
-        self.shrink = factor.clamp(1e-3, 1.0);
-        self
+    /// The factor each round multiplies the box's width by, in [0.001, 1].
+    pub fn shrink(mut self, factor: f64) -> Result<Self, InvalidSetting> {
+        let ok = (1e-3..=1.0).contains(&factor);
+        require(ok, "ZoomSampler", "shrink", factor, "in [0.001, 1]")?;
+        self.shrink = factor;
+        Ok(self)
     }
 
     /// The sampler used inside the box.

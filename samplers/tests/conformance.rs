@@ -7,30 +7,16 @@
 //! - model-based samplers model each parameter by its own identity, and beat random
 //!   search at equal budget where they should (lowdim10, hartmann6), over seeds.
 
-#[path = "../../benches/src/functions.rs"]
-#[allow(dead_code)]
-mod functions;
-
-use functions::TestFunction;
 use knob_core::{
     trial_rng, Domain, History, Outcome, Sampler, Scale, SearchSpace, Study, TrialState, Value,
 };
-use knob_samplers::{GpSampler, GridSampler, RandomSampler, SobolSampler, TpeSampler, ZoomSampler};
+use knob_samplers::testing::TestFunction;
+use knob_samplers::NAMES as ALL;
 
-const ALL: &[&str] = &["grid", "random", "sobol", "zoom", "gp", "tpe"];
 const MODEL_BASED: &[&str] = &["zoom", "gp", "tpe"];
 
 fn sampler(name: &str) -> Box<dyn Sampler> {
-    match name {
-        "grid" => Box::new(GridSampler::new().shuffled()),
-        "grid2" => Box::new(GridSampler::new().resolution(2).shuffled()),
-        "random" => Box::new(RandomSampler::new()),
-        "sobol" => Box::new(SobolSampler::new()),
-        "zoom" => Box::new(ZoomSampler::new()),
-        "gp" => Box::new(GpSampler::new()),
-        "tpe" => Box::new(TpeSampler::new()),
-        _ => unreachable!("unknown sampler {name}"),
-    }
+    knob_samplers::by_name(name).unwrap()
 }
 
 /// A study of `space` driven by the sampler called `name`.
@@ -209,12 +195,19 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Median final regret over `seeds` of `name` on `function` with `budget` trials.
+/// Median final regret over `seeds` of `name` (sized for the budget) on `function` with
+/// `budget` trials.
 fn median_regret(name: &str, function: &str, seeds: u64, budget: usize) -> f64 {
     let f = TestFunction::by_name(function).unwrap();
     let regrets = (0..seeds)
         .map(|seed| {
-            let study = study(f.space(), name, seed);
+            let space = f.space();
+            let sampler = knob_samplers::by_name_for(name, budget, space.len()).unwrap();
+            let study = Study::builder(space)
+                .sampler(sampler)
+                .seed(seed)
+                .build()
+                .unwrap();
             for _ in 0..budget {
                 let t = study.ask().unwrap().unwrap();
                 study
@@ -248,7 +241,7 @@ fn random_search_beats_a_grid_when_few_parameters_matter() {
     // A grid of about 50 points in 10 dimensions has 2 values per parameter (1024
     // points, 50 of them visited in shuffled order), so the two parameters that matter
     // only ever see 0 and 1.
-    let grid = median_regret("grid2", "lowdim10", 5, 50);
+    let grid = median_regret("grid", "lowdim10", 5, 50);
     let random = median_regret("random", "lowdim10", 5, 50);
     assert!(random * 5.0 < grid, "random {random} vs grid {grid}");
 }

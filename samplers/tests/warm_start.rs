@@ -1,11 +1,7 @@
 //! A study warm-started from an earlier study's journal uses its trials as evidence.
 
-#[path = "../../benches/src/functions.rs"]
-#[allow(dead_code)]
-mod functions;
-
-use functions::TestFunction;
 use knob_core::{Direction, Outcome, Study};
+use knob_samplers::testing::TestFunction;
 use knob_samplers::GpSampler;
 
 #[test]

@@ -13,6 +13,7 @@ mod closure;
 #[cfg(feature = "cuda")]
 mod cuda;
 pub mod data;
+mod error;
 mod mlp;
 
 pub use closure::FnTrainer;
@@ -21,4 +22,5 @@ pub use cuda::gpu_count;
 pub use dfdx::prelude::Cpu;
 #[cfg(feature = "cuda")]
 pub use dfdx::prelude::Cuda;
+pub use error::{ConfigError, DataError};
 pub use mlp::{Activation, Config, Decay, Mlp, MlpDevice, MlpTrainer, Objective, OptimizerKind};

@@ -1,6 +1,6 @@
 //! An MLP saved to bytes and loaded again trains on exactly as the original would.
 
-use knob_core::Params;
+use knob_core::{Params, TrialInfo};
 use knob_trainers::{Config, Cpu, Mlp, MlpDevice};
 
 fn batches() -> Vec<(Vec<f32>, Vec<usize>)> {
@@ -107,9 +107,12 @@ fn training_cut_into_spans_ends_where_an_uncut_run_does() {
         .unwrap()
         .objective(Objective::ValLoss);
     let whole = trainer
-        .fit(&params, &mut TrialContext::numbered(3, params.clone()))
+        .fit(
+            &params,
+            &mut TrialContext::unmonitored(TrialInfo::new(3, params.clone())),
+        )
         .unwrap();
-    let mut ctx = TrialContext::numbered(3, params.clone());
+    let mut ctx = TrialContext::unmonitored(TrialInfo::new(3, params.clone()));
     let first = trainer.train_span(&params, None, 0..2, &mut ctx).unwrap();
     let second = trainer
         .train_span(&params, Some(&first.checkpoint), 2..5, &mut ctx)

@@ -13,10 +13,8 @@
 
 use std::io::{BufRead, Write};
 
-use knob_benches::functions::TestFunction;
-use knob_benches::regret::{
-    comparison_table, plot_curves, run, sampler_by_name, summary_table, Run, SAMPLERS,
-};
+use knob_benches::regret::{comparison_table, plot_curves, run, summary_table, Run};
+use knob_samplers::testing::TestFunction;
 
 fn fail(message: &str) -> ! {
     eprintln!("sampler-bench: {message}");
@@ -61,7 +59,7 @@ fn main() {
     }
 
     let mut functions: Vec<TestFunction> = TestFunction::all().to_vec();
-    let mut samplers: Vec<String> = SAMPLERS.iter().map(|s| s.to_string()).collect();
+    let mut samplers: Vec<String> = knob_samplers::NAMES.iter().map(|s| s.to_string()).collect();
     let (mut seeds, mut budget) = (10u64, 50usize);
     let mut out_path = None;
     let mut it = args.iter();
@@ -83,11 +81,12 @@ fn main() {
             }
             "--samplers" | "--sampler" => {
                 samplers = value().split(',').map(str::to_owned).collect();
-                if let Some(bad) = samplers.iter().find(|s| sampler_by_name(s, 1, 1).is_none()) {
-                    fail(&format!(
-                        "unknown sampler {bad}; known: {}, gp-startupN, tpe-candidatesN",
-                        SAMPLERS.join(", ")
-                    ));
+                if let Some(Err(e)) = samplers
+                    .iter()
+                    .map(|s| knob_samplers::by_name(s))
+                    .find(Result::is_err)
+                {
+                    fail(&e.to_string());
                 }
             }
             "--seeds" => {

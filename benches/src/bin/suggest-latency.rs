@@ -8,9 +8,10 @@
 
 use std::time::Instant;
 
-use knob_benches::functions::TestFunction;
-use knob_benches::regret::{quantile, sampler_by_name, SAMPLERS};
+use knob_benches::regret::quantile;
 use knob_core::{trial_rng, Outcome, Scale, SearchSpace, Study};
+use knob_samplers::by_name_for;
+use knob_samplers::testing::TestFunction;
 use knob_samplers::RandomSampler;
 
 type Objective = dyn Fn(&knob_core::Params) -> f64;
@@ -96,12 +97,12 @@ fn main() {
                 study.history().unwrap()
             };
             for name in &samplers {
-                if !SAMPLERS.contains(&name.as_str()) {
-                    fail(&format!("unknown sampler {name}"));
+                if let Err(e) = by_name_for(name, n, space.len()) {
+                    fail(&e.to_string());
                 }
                 let mut times = Vec::new();
                 for r in 0..repeats {
-                    let mut sampler = sampler_by_name(name, n, space.len()).expect("known");
+                    let mut sampler = by_name_for(name, n, space.len()).expect("known");
                     let mut rng = trial_rng(r as u64, n as u64);
                     let start = Instant::now();
                     sampler

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use knob_core::{BoxError, Callback, Control, EpochView, Logs, SearchSpace, TrialInfo};
+use knob_core::{BoxError, Callback, Control, EpochView, Logs, TrialInfo};
 
 use super::summary;
 use super::{AsyncRun, RunWriter};
@@ -25,8 +25,10 @@ pub enum UpdateFreq {
 /// batch, with `update_freq`), the learning rate, weight histograms every
 /// `histogram_freq` epochs, weights as images with `write_images`, and the first
 /// training images once. The trial run holds its HParams session (start at the first
-/// epoch, end when training ends), so TensorBoard's HPARAMS tab lists every trial of a
-/// study whose experiment [`super::write_experiment`] wrote to `log_dir`.
+/// epoch, end when training ends). When the trial carries its space (every trial of a
+/// study or a PBT population does), the first trial to begin also writes the study's
+/// HParams experiment to `log_dir` ([`super::write_experiment`]), so TensorBoard's
+/// HPARAMS tab lists every trial with nothing else to call.
 ///
 /// ```no_run
 /// use knob_callbacks::TensorBoard;
@@ -38,7 +40,7 @@ pub struct TensorBoard {
     update_freq: UpdateFreq,
     write_images: bool,
     log_inputs: bool,
-    space: Option<SearchSpace>,
+    experiment_name: String,
     runs: Option<Runs>,
     global_batch: i64,
 }
@@ -58,11 +60,12 @@ impl Runs {
     /// Writes the HParams session's start at `step` (the first epoch trained) unless
     /// it is written already. A training resumed at epoch 30 (a PBT member's next
     /// generation) starts a new session at step 30, after the last one's steps.
-    fn start_session(&mut self, step: i64, space: Option<&SearchSpace>) -> Result<(), BoxError> {
+    fn start_session(&mut self, step: i64) -> Result<(), BoxError> {
         if self.session_step.is_some() {
             return Ok(());
         }
         let name = format!("trial_{:04}", self.trial.number);
+        let space = self.trial.space.as_deref();
         let start = summary::session_start(&name, &self.trial.params, space, knob_core::now_secs());
         self.session.write(step, vec![start])?;
         self.session.flush()?;
@@ -80,7 +83,7 @@ impl TensorBoard {
             update_freq: UpdateFreq::Epoch,
             write_images: false,
             log_inputs: true,
-            space: None,
+            experiment_name: "knob".into(),
             runs: None,
             global_batch: 0,
         }
@@ -110,23 +113,16 @@ impl TensorBoard {
         self
     }
 
-    /// The study's space, so the HParams session writes values as the experiment
-    /// declares them.
-    pub fn space(mut self, space: SearchSpace) -> Self {
-        self.space = Some(space);
+    /// The name the HParams experiment is written under (default `knob`).
+    pub fn experiment_name(mut self, name: impl Into<String>) -> Self {
+        self.experiment_name = name.into();
         self
     }
 
     fn runs(&mut self) -> Result<&mut Runs, BoxError> {
-        Ok(self.runs_and_space()?.0)
-    }
-
-    fn runs_and_space(&mut self) -> Result<(&mut Runs, Option<&SearchSpace>), BoxError> {
-        let runs = self
-            .runs
+        self.runs
             .as_mut()
-            .ok_or("TensorBoard: on_train_begin was not called")?;
-        Ok((runs, self.space.as_ref()))
+            .ok_or_else(|| "TensorBoard: on_train_begin was not called".into())
     }
 }
 
@@ -137,6 +133,9 @@ impl Callback for TensorBoard {
     }
 
     fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
+        if let Some(space) = &trial.space {
+            super::write_experiment(&self.log_dir, &self.experiment_name, space)?;
+        }
         let name = format!("trial_{:04}", trial.number);
         let dir = self.log_dir.join(&name);
         self.runs = Some(Runs {
@@ -152,8 +151,7 @@ impl Callback for TensorBoard {
     }
 
     fn on_epoch_begin(&mut self, epoch: usize, _view: &EpochView<'_>) -> Result<(), BoxError> {
-        let (runs, space) = self.runs_and_space()?;
-        runs.start_session(epoch as i64, space)
+        self.runs()?.start_session(epoch as i64)
     }
 
     fn on_batch_end(&mut self, _batch: usize, logs: &Logs) -> Result<Control, BoxError> {
@@ -183,10 +181,10 @@ impl Callback for TensorBoard {
     ) -> Result<Control, BoxError> {
         let (histograms, images, inputs) =
             (self.histogram_freq, self.write_images, self.log_inputs);
-        let (runs, space) = self.runs_and_space()?;
+        let runs = self.runs()?;
         let step = epoch as i64;
         // For trainers that do not call on_epoch_begin.
-        runs.start_session(step, space)?;
+        runs.start_session(step)?;
         runs.last_step = Some(step);
         let (mut train, mut validation) = (Vec::new(), Vec::new());
         for (key, &v) in logs {
@@ -243,9 +241,9 @@ impl Callback for TensorBoard {
     }
 
     fn on_train_end(&mut self, _logs: &Logs) -> Result<(), BoxError> {
-        let (runs, space) = self.runs_and_space()?;
+        let runs = self.runs()?;
         // A training that ran no epoch still gets its session, at step 0.
-        runs.start_session(0, space)?;
+        runs.start_session(0)?;
         let step = runs.last_step.or(runs.session_step).unwrap_or(0);
         runs.session.write(
             step,

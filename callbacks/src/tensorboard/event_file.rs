@@ -121,10 +121,44 @@ pub struct Records {
     pub torn_tail: usize,
 }
 
+/// Why an event file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The file could not be read.
+    #[error("event file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A record whose length or data does not match its CRC: the file was changed or
+    /// damaged after it was written.
+    #[error("event file {path}: {what} CRC mismatch in the record at byte {offset}")]
+    Crc {
+        /// The file.
+        path: PathBuf,
+        /// `length` or `data`.
+        what: &'static str,
+        /// Where the record starts.
+        offset: usize,
+    },
+}
+
 /// Reads every complete record of an event file, checking both CRCs of each; a CRC
 /// mismatch is an error naming the record's offset, an incomplete tail is not.
-pub fn read_records(path: &Path) -> Result<Records, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_records(path: &Path) -> Result<Records, ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let crc_error = |what, offset| ReadError::Crc {
+        path: path.to_owned(),
+        what,
+        offset,
+    };
     let mut payloads = Vec::new();
     let mut at = 0;
     while bytes.len() - at >= 12 {
@@ -132,10 +166,7 @@ pub fn read_records(path: &Path) -> Result<Records, String> {
         let len = u64::from_le_bytes(len_bytes.try_into().expect("8 bytes")) as usize;
         let len_crc = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));
         if masked_crc(len_bytes) != len_crc {
-            return Err(format!(
-                "{}: length CRC mismatch at byte {at}",
-                path.display()
-            ));
+            return Err(crc_error("length", at));
         }
         let end = at + 12 + len + 4;
         if end > bytes.len() {
@@ -144,10 +175,7 @@ pub fn read_records(path: &Path) -> Result<Records, String> {
         let payload = &bytes[at + 12..at + 12 + len];
         let crc = u32::from_le_bytes(bytes[end - 4..end].try_into().expect("4 bytes"));
         if masked_crc(payload) != crc {
-            return Err(format!(
-                "{}: data CRC mismatch at byte {at}",
-                path.display()
-            ));
+            return Err(crc_error("data", at));
         }
         payloads.push(payload.to_vec());
         at = end;
@@ -245,8 +273,8 @@ mod tests {
         let last = flipped.len() - 1;
         flipped[last - 6] ^= 0x40;
         std::fs::write(&path, &flipped).unwrap();
-        assert!(read_records(&path)
-            .unwrap_err()
-            .contains("data CRC mismatch"));
+        let e = read_records(&path).unwrap_err();
+        assert!(matches!(e, ReadError::Crc { what: "data", .. }), "{e}");
+        assert!(e.to_string().contains("data CRC mismatch"), "{e}");
     }
 }

@@ -9,7 +9,7 @@ pub mod summary;
 
 pub use async_run::AsyncRun;
 pub use callback::{TensorBoard, UpdateFreq};
-pub use event_file::{frame, masked_crc, read_records, EventWriter, Records};
+pub use event_file::{frame, masked_crc, read_records, EventWriter, ReadError, Records};
 
 use std::path::Path;
 
@@ -48,17 +48,41 @@ impl RunWriter {
     }
 }
 
+/// The file whose creation claims the writing of a log directory's experiment.
+const EXPERIMENT_CLAIM: &str = ".knob-hparams-experiment";
+
 /// Writes the HParams experiment of a study over `space` to the study's log
-/// directory `dir` (the run TensorBoard should be pointed at), once per study.
+/// directory `dir` (the run TensorBoard should be pointed at), once per directory:
+/// the [`TensorBoard`] callback calls it at the start of every trial that carries its
+/// space, and only the first call, in whichever process, writes (it claims the
+/// directory by creating a marker file that no other call can create again).
+/// Returns whether this call wrote it.
 pub fn write_experiment(
     dir: &Path,
     name: &str,
     space: &knob_core::SearchSpace,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
+    std::fs::create_dir_all(dir)?;
+    let claim = dir.join(EXPERIMENT_CLAIM);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&claim)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", claim.display()),
+            ))
+        }
+    }
     let mut run = RunWriter::create(dir)?;
     run.write(
         0,
         vec![summary::experiment(name, space, knob_core::now_secs())],
     )?;
-    run.flush()
+    run.flush()?;
+    Ok(true)
 }

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use rand::Rng;
 
 use crate::callback::{CallbackList, TrialInfo};
-use crate::error::{BoxError, Error, Result};
+use crate::error::{panic_message, BoxError, Error, Result};
 use crate::params::Params;
 use crate::sampler::trial_rng;
 use crate::space::SearchSpace;
@@ -211,7 +211,7 @@ impl Population {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Pbt {
-    space: SearchSpace,
+    space: Arc<SearchSpace>,
     direction: Direction,
     population: usize,
     epochs: usize,
@@ -228,7 +228,7 @@ impl Pbt {
     /// quantile 0.25, resample probability 0.25, perturbation 0.1, seed 0.
     pub fn new(space: SearchSpace) -> Self {
         Self {
-            space,
+            space: Arc::new(space),
             direction: Direction::Minimize,
             population: 8,
             epochs: 20,
@@ -389,9 +389,10 @@ impl Pbt {
                     .into_iter()
                     .find_map(|r| r.err())
                     .unwrap_or_default();
-                return Err(Error::Config(format!(
-                    "PBT: every member failed in generation {generation}: {why}"
-                )));
+                return Err(Error::PopulationFailed {
+                    generation,
+                    message: why,
+                });
             }
             for (member, result) in members.iter_mut().zip(results) {
                 epochs_trained += epochs.len();
@@ -499,7 +500,9 @@ impl Pbt {
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(member) = members.get(i) else { break };
-                        let ctx = TrialContext::numbered(member.id as u64, member.params.clone());
+                        let info = TrialInfo::new(member.id as u64, member.params.clone())
+                            .in_space(self.space.clone());
+                        let ctx = TrialContext::unmonitored(info);
                         let callbacks = make_callbacks(ctx.info());
                         let mut ctx = ctx.with_callbacks(callbacks);
                         let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -515,10 +518,9 @@ impl Pbt {
                             Ok(Ok(span)) if span.score.is_finite() => Ok(span),
                             Ok(Ok(span)) => Err(format!("score is {}", span.score)),
                             Ok(Err(e)) => Err(e.to_string()),
-                            Err(panic) => Err(format!(
-                                "trainer panicked: {}",
-                                crate::study::panic_message(&*panic)
-                            )),
+                            Err(panic) => {
+                                Err(format!("trainer panicked: {}", panic_message(&*panic)))
+                            }
                         };
                         results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
                         if panicked {
@@ -529,7 +531,7 @@ impl Pbt {
                 });
             }
         })
-        .map_err(|_| Error::Config("a PBT worker thread panicked".into()))?;
+        .map_err(|panic| Error::WorkerPanicked(panic_message(&*panic)))?;
         if let Some(e) = factory_error
             .into_inner()
             .unwrap_or_else(|p| p.into_inner())

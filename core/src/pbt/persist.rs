@@ -75,13 +75,16 @@ impl Pbt {
             });
         }
         let state = Saved {
-            space: self.space.clone(),
+            space: (*self.space).clone(),
             seed: self.seed,
             interval: self.interval,
             next_generation,
             members: saved,
         };
-        let json = serde_json::to_vec_pretty(&state).map_err(|e| Error::Config(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&state).map_err(|e| Error::PopulationFile {
+            path: dir.join(FILE),
+            message: e.to_string(),
+        })?;
         write_atomically(&dir.join(FILE), &json)?;
         // Older generations' checkpoints are no longer referenced.
         let current = format!("g{next_generation}-");
@@ -105,12 +108,11 @@ impl Pbt {
             return Ok(None);
         }
         let text = fs::read(&path).map_err(io(&path))?;
-        let saved: Saved = serde_json::from_slice(&text).map_err(|e| Error::CorruptJournal {
+        let saved: Saved = serde_json::from_slice(&text).map_err(|e| Error::PopulationFile {
             path: path.clone(),
-            line: e.line(),
             message: e.to_string(),
         })?;
-        let mismatch = if saved.space != self.space {
+        let mismatch = if saved.space != *self.space {
             Some(crate::study::space_differences(&saved.space, &self.space))
         } else if saved.members.len() != self.population {
             Some(format!(
@@ -126,8 +128,9 @@ impl Pbt {
         } else {
             None
         };
-        if let Some(message) = mismatch {
-            return Err(Error::StudyMismatch { path, message });
+        if let Some(why) = mismatch {
+            let message = format!("saved by a run with other settings: {why}");
+            return Err(Error::PopulationFile { path, message });
         }
         let members = saved
             .members
@@ -137,9 +140,8 @@ impl Pbt {
                 let checkpoint = match m.checkpoint {
                     Some(name) => {
                         if !is_plain_file_name(&name) {
-                            return Err(Error::CorruptJournal {
+                            return Err(Error::PopulationFile {
                                 path: path.clone(),
-                                line: 1,
                                 message: format!(
                                     "member {id}'s checkpoint {name:?} is not a file name inside \
                                      the population directory"

@@ -28,7 +28,7 @@ impl Resumable for Walker {
             x += lr * (1.0 - x) - lr * lr;
             logs = Logs::from([("score".to_owned(), x)]);
             let view = EpochView::new(&info);
-            ctx.callbacks.on_epoch_end(epoch, &logs, &view)?;
+            ctx.end_epoch(epoch, &logs, &view, x)?;
         }
         ctx.callbacks.on_train_end(&logs)?;
         Ok(Span {
@@ -210,7 +210,8 @@ fn checkpoint_names_outside_the_population_directory_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("population.json")
+        e.starts_with("population file ")
+            && e.contains("population.json")
             && e.contains("../secret")
             && e.contains("not a file name inside"),
         "{e}"

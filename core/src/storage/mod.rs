@@ -199,6 +199,34 @@ impl Event {
 ///
 /// Implementations must make each appended event all-or-nothing for readers, and make
 /// [`Storage::lock`] exclusive across every process that shares the storage.
+///
+/// A storage that wraps another, counting the events it keeps:
+///
+/// ```
+/// use knob_core::testing::UniformSampler;
+/// use knob_core::{Event, MemoryStorage, Outcome, Record, Result, Scale, SearchSpace,
+///     Storage, Study};
+///
+/// struct Counting { inner: MemoryStorage, appended: usize }
+/// impl Storage for Counting {
+///     fn append(&mut self, event: &Event) -> Result<()> {
+///         self.appended += 1;
+///         self.inner.append(event)
+///     }
+///     fn read_new(&mut self) -> Result<Vec<Record>> { self.inner.read_new() }
+///     fn lock(&mut self) -> Result<()> { self.inner.lock() }
+///     fn unlock(&mut self) -> Result<()> { self.inner.unlock() }
+///     fn location(&self) -> String { "counting memory".into() }
+/// }
+///
+/// let space = SearchSpace::builder().float("x", 0.0, 1.0, Scale::Linear).build()?;
+/// let storage = Counting { inner: MemoryStorage::new(), appended: 0 };
+/// let study = Study::builder(space).sampler(UniformSampler).storage(storage).build()?;
+/// let trial = study.ask()?.unwrap();
+/// study.tell(trial.number, Outcome::Complete(0.5))?;
+/// assert_eq!(study.history()?.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Storage: Send {
     /// Appends one event (durably when [`Event::is_durable`]).
     fn append(&mut self, event: &Event) -> Result<()>;
@@ -207,15 +235,14 @@ pub trait Storage: Send {
     /// time), with their positions.
     fn read_new(&mut self) -> Result<Vec<Record>>;
 
-    /// Takes the storage's exclusive lock; held from reading to appending a trial start.
-    fn lock(&mut self) -> Result<()> {
-        Ok(())
-    }
+    /// Takes the storage's exclusive lock, across every process and machine that
+    /// shares the storage; held from reading to appending a trial start. (A storage no
+    /// other process can open, like [`MemoryStorage`](crate::MemoryStorage), has
+    /// nothing to lock: the study's own mutex already orders its threads.)
+    fn lock(&mut self) -> Result<()>;
 
     /// Releases the lock taken by [`Storage::lock`].
-    fn unlock(&mut self) -> Result<()> {
-        Ok(())
-    }
+    fn unlock(&mut self) -> Result<()>;
 
     /// Forgets what was read, so that the next [`Storage::read_new`] returns every event
     /// from the first. A study calls it to rebuild its state after

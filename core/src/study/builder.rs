@@ -189,7 +189,7 @@ impl StudyBuilder {
                 .is_some()
         });
         let study = Study {
-            space: self.space,
+            space: Arc::new(self.space),
             direction: self.direction,
             seed: self.seed,
             owner,
@@ -205,7 +205,7 @@ impl StudyBuilder {
             match &state.ledger.created {
                 None => state.record(Event::StudyCreated {
                     version: FORMAT_VERSION,
-                    space: study.space.clone(),
+                    space: (*study.space).clone(),
                     direction: study.direction,
                     time: now_secs(),
                 })?,

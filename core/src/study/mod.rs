@@ -23,27 +23,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::callback::TrialInfo;
-use crate::error::{Error, Result};
+use crate::error::{panic_message, Error, Result};
 use crate::history::History;
 use crate::params::Params;
 use crate::pruner::Pruner;
 use crate::sampler::{trial_rng, Sampler};
 use crate::space::SearchSpace;
 use crate::storage::{Event, Owner, Storage};
+use crate::trainer::TrialMonitor;
+use crate::trial::Outcome;
 use crate::trial::{now_secs, Direction, Trial, TrialState};
 use ledger::Ledger;
 use liveness::Heartbeat;
-
-/// How a trial ended, as told by whoever ran it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// It produced this objective value (a non-finite one fails the trial).
-    Complete(f64),
-    /// It stopped early at the pruner's request.
-    Pruned,
-    /// It failed, for this reason.
-    Failed(String),
-}
 
 /// What `ask_within` gives a worker.
 pub(crate) enum Asked {
@@ -95,7 +86,7 @@ pub(crate) enum Asked {
 /// Params whose process died more than [`StudyBuilder::max_retries`] times (2 by
 /// default) are failed for good instead ([`Study::failed_for_good`]).
 pub struct Study {
-    space: SearchSpace,
+    space: Arc<SearchSpace>,
     direction: Direction,
     seed: u64,
     owner: Owner,
@@ -357,7 +348,10 @@ impl Study {
             queued: queued.map(|q| q as u64),
         })?;
         let is_retry = queued.is_some_and(|q| state.avoid.contains_key(&q));
-        Ok(Asked::Trial(TrialInfo { number, params }, is_retry))
+        Ok(Asked::Trial(
+            TrialInfo::new(number, params).in_space(self.space.clone()),
+            is_retry,
+        ))
     }
 
     /// Records how trial `number` ended. A finished trial is on disk (fsync'd) before
@@ -515,6 +509,18 @@ impl Study {
     }
 }
 
+/// The study is what a trial it gave out reports to: each value is recorded and its
+/// pruner asked.
+impl TrialMonitor for Study {
+    fn report(&self, number: u64, step: u64, value: f64) -> Result<bool> {
+        Study::report(self, number, step, value)
+    }
+
+    fn should_stop(&self) -> bool {
+        Study::should_stop(self)
+    }
+}
+
 /// What differs between the space a study was created with and the one it is opened
 /// with, parameter by parameter; empty when they are equal.
 pub(crate) fn space_differences(created: &SearchSpace, opened: &SearchSpace) -> String {
@@ -558,16 +564,6 @@ pub(crate) fn space_differences(created: &SearchSpace, opened: &SearchSpace) -> 
 impl Drop for Study {
     fn drop(&mut self) {
         liveness::live_tokens().retain(|&t| t != self.owner.token);
-    }
-}
-
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_owned()
     }
 }
 

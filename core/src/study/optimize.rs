@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use super::{panic_message, Asked, Outcome, Study};
+use super::{Asked, Outcome, Study};
 use crate::callback::{CallbackList, TrialInfo};
+use crate::error::panic_message;
 use crate::error::{BoxError, Error, Result};
 use crate::trainer::{Trainer, TrialContext};
 use crate::trial::{Trial, TrialState};
@@ -268,7 +269,7 @@ impl Study {
                 });
             }
         })
-        .map_err(|_| Error::Config("a worker thread panicked outside a trial".into()))?;
+        .map_err(|panic| Error::WorkerPanicked(panic_message(&*panic)))?;
 
         if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             return Err(e);
@@ -293,17 +294,15 @@ impl Study {
         callbacks: CallbackList,
     ) -> TrialRun {
         let params = info.params.clone();
-        let mut ctx = TrialContext::for_study(self, info, callbacks);
+        let mut ctx = TrialContext::new(info, self).with_callbacks(callbacks);
         let result = catch_unwind(AssertUnwindSafe(|| trainer.fit(&params, &mut ctx)));
-        let pruned = ctx.should_prune();
         let panicked = result.is_err();
         let device_error =
             matches!(&result, Ok(Err(e)) if e.downcast_ref::<DeviceError>().is_some());
         let outcome = match result {
-            _ if ctx.was_interrupted() && !pruned => None,
-            _ if pruned => Some(Outcome::Pruned),
-            Ok(Ok(value)) => Some(Outcome::Complete(value)),
-            Ok(Err(e)) => Some(Outcome::Failed(e.to_string())),
+            _ if ctx.was_interrupted() && !ctx.should_prune() => None,
+            Ok(fitted) => Some(ctx.outcome(fitted)),
+            Err(_) if ctx.should_prune() => Some(Outcome::Pruned),
             Err(panic) => Some(Outcome::Failed(format!(
                 "trainer panicked: {}",
                 panic_message(&*panic)

@@ -7,6 +7,7 @@ mod warp;
 
 pub use acquisition::Acquisition;
 
+use crate::setting::{require, InvalidSetting};
 use knob_core::{study_rng, Domain, History, KnobRng, Result, Sampler, SearchSpace};
 use rand::Rng;
 
@@ -47,7 +48,8 @@ use model::{fit, Posterior};
 ///
 /// ```
 /// use knob_samplers::{Acquisition, GpSampler};
-/// let sampler = GpSampler::new().acquisition(Acquisition::Ucb { beta: 4.0 }).startup(8);
+/// let sampler = GpSampler::new().acquisition(Acquisition::Ucb { beta: 4.0 }).startup(8)?;
+/// # Ok::<(), knob_samplers::InvalidSetting>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct GpSampler {
@@ -83,9 +85,10 @@ impl GpSampler {
     }
 
     /// Trials from the Sobol design before the model takes over (at least 2).
-    pub fn startup(mut self, trials: usize) -> Self {
-        self.startup = trials.max(2);
-        self
+    pub fn startup(mut self, trials: usize) -> Result<Self, InvalidSetting> {
+        require(trials >= 2, "GpSampler", "startup", trials, "at least 2")?;
+        self.startup = trials;
+        Ok(self)
     }
 
     /// The acquisition function.
@@ -105,9 +108,17 @@ impl GpSampler {
     /// prior density to the power `strength / n` after `n` trials (πBO, Hvarfner et
     /// al., 2022), so the prior leads early and fades as evidence accumulates.
     /// Default 10.
-    pub fn prior_strength(mut self, strength: f64) -> Self {
-        self.prior_strength = strength.max(0.0);
-        self
+    pub fn prior_strength(mut self, strength: f64) -> Result<Self, InvalidSetting> {
+        let ok = strength >= 0.0 && strength.is_finite();
+        require(
+            ok,
+            "GpSampler",
+            "prior_strength",
+            strength,
+            "finite and at least 0",
+        )?;
+        self.prior_strength = strength;
+        Ok(self)
     }
 
     /// Random restarts of the kernel fit, besides the default start.
@@ -160,7 +171,7 @@ fn snap(space: &SearchSpace, u: &[f64]) -> Vec<f64> {
             Domain::Int { .. } => p.domain.to_unit(&p.domain.from_unit(x)).unwrap_or(x),
             Domain::Categorical { choices } => {
                 let k = choices.len();
-                (((x * k as f64) as usize).min(k - 1) as f64 + 0.5) / k as f64
+                Domain::choice_centre(Domain::choice_index(x, k), k)
             }
         })
         .collect()

@@ -14,7 +14,7 @@
 //! 5.6e-6 to 7.3e-6. It costs a kernel evaluation per parameter: a suggestion at trial
 //! 50 on hartmann6 takes 9 ms instead of 4.5.
 
-use knob_core::KnobRng;
+use knob_core::{Domain, KnobRng};
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 use rand::Rng;
 
@@ -43,7 +43,7 @@ fn sq_diff(axis: Axis, a: f64, b: f64) -> f64 {
     match axis {
         Axis::Numeric => (a - b) * (a - b),
         Axis::Categorical(k) => {
-            let cat = |u: f64| ((u * k as f64) as usize).min(k - 1);
+            let cat = |u: f64| Domain::choice_index(u, k);
             f64::from(u8::from(cat(a) != cat(b)))
         }
     }

@@ -2,6 +2,7 @@
 
 mod parzen;
 
+use crate::setting::{require, InvalidSetting};
 use knob_core::{History, KnobRng, Result, Sampler, SearchSpace};
 
 pub(crate) use parzen::Axis;
@@ -68,9 +69,10 @@ impl TpeSampler {
     }
 
     /// Candidates drawn from the good density per suggestion.
-    pub fn candidates(mut self, n: usize) -> Self {
-        self.candidates = n.max(1);
-        self
+    pub fn candidates(mut self, n: usize) -> Result<Self, InvalidSetting> {
+        require(n >= 1, "TpeSampler", "candidates", n, "at least 1")?;
+        self.candidates = n;
+        Ok(self)
     }
 
     /// Models each parameter on its own (the original TPE), instead of jointly.
@@ -80,9 +82,17 @@ impl TpeSampler {
     }
 
     /// Weight of the broad prior kernel against each observation's weight of 1.
-    pub fn prior_weight(mut self, weight: f64) -> Self {
-        self.prior_weight = weight.max(1e-6);
-        self
+    pub fn prior_weight(mut self, weight: f64) -> Result<Self, InvalidSetting> {
+        let ok = weight >= 1e-6 && weight.is_finite();
+        require(
+            ok,
+            "TpeSampler",
+            "prior_weight",
+            weight,
+            "finite and at least 1e-6",
+        )?;
+        self.prior_weight = weight;
+        Ok(self)
     }
 }
 

@@ -31,10 +31,6 @@ impl Axis {
     }
 }
 
-fn category(u: f64, k: usize) -> usize {
-    ((u * k as f64) as usize).min(k - 1)
-}
-
 /// The kernels of one coordinate, one per mixture component.
 #[derive(Debug, Clone)]
 enum Kernels {
@@ -135,7 +131,7 @@ impl Parzen {
                     let mut log_probs: Vec<Vec<f64>> = points
                         .iter()
                         .map(|p| {
-                            let c = category(p[d], k);
+                            let c = Domain::choice_index(p[d], k);
                             let denom = 1.0 + bw.prior_weight;
                             (0..k)
                                 .map(|j| ((smoothing + f64::from(u8::from(j == c))) / denom).ln())
@@ -175,7 +171,7 @@ impl Parzen {
                         r < acc
                     })
                     .unwrap_or(k - 1);
-                (j as f64 + 0.5) / *k as f64
+                Domain::choice_centre(j, *k)
             }
         }
     }
@@ -206,7 +202,7 @@ impl Parzen {
                 }
             }
             Kernels::Categorical { k, log_probs } => {
-                let j = category(x, *k);
+                let j = Domain::choice_index(x, *k);
                 for (a, probs) in acc.iter_mut().zip(log_probs) {
                     *a += probs[j];
                 }

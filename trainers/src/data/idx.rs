@@ -4,10 +4,14 @@ use std::io::Read;
 use std::path::Path;
 
 use super::Dataset;
+use crate::DataError;
 
 /// Reads an IDX file of unsigned bytes: its dimensions and its data.
-fn read_file(path: &Path) -> Result<(Vec<usize>, Vec<u8>), String> {
-    let fail = |what: String| format!("IDX file {}: {what}", path.display());
+fn read_file(path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataError> {
+    let fail = |why: String| DataError::Idx {
+        path: path.to_owned(),
+        why,
+    };
     let raw = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -50,22 +54,21 @@ fn read_file(path: &Path) -> Result<(Vec<usize>, Vec<u8>), String> {
 /// A dataset from an IDX image file (`n x rows x cols`) and an IDX label file (`n`),
 /// such as MNIST's `train-images-idx3-ubyte(.gz)` and `train-labels-idx1-ubyte(.gz)`.
 /// Pixels are scaled to [0, 1]; errors name the file at fault.
-pub fn read_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Dataset, String> {
+pub fn read_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Dataset, DataError> {
     let (images, labels) = (images.as_ref(), labels.as_ref());
     let (idims, pixels) = read_file(images)?;
     let (ldims, classes) = read_file(labels)?;
     if idims.len() != 3 {
-        return Err(format!(
-            "IDX file {}: images need 3 dimensions, found {idims:?}",
-            images.display()
-        ));
+        return Err(DataError::Idx {
+            path: images.to_owned(),
+            why: format!("images need 3 dimensions, found {idims:?}"),
+        });
     }
     if ldims.len() != 1 || ldims[0] != idims[0] {
-        return Err(format!(
-            "IDX file {}: {ldims:?} labels for {} images",
-            labels.display(),
-            idims[0]
-        ));
+        return Err(DataError::Idx {
+            path: labels.to_owned(),
+            why: format!("{ldims:?} labels for {} images", idims[0]),
+        });
     }
     let labels: Vec<usize> = classes.iter().map(|&c| c as usize).collect();
     let n_classes = labels.iter().max().map_or(1, |m| m + 1).max(10);
@@ -118,17 +121,21 @@ mod tests {
         let labels = dir.path().join("labels.idx");
         std::fs::write(&labels, idx(&[2], &[1, 2])).unwrap();
         let e = read_idx(&images, &labels).unwrap_err();
+        assert!(matches!(&e, DataError::Idx { path, .. } if *path == images));
+        let e = e.to_string();
         assert!(
             e.contains("images.idx") && e.contains("need 8 bytes"),
             "{e}"
         );
         std::fs::write(&images, idx(&[3, 2, 2], &[0; 12])).unwrap();
-        let e = read_idx(&images, &labels).unwrap_err();
+        let e = read_idx(&images, &labels).unwrap_err().to_string();
         assert!(
             e.contains("labels.idx") && e.contains("for 3 images"),
             "{e}"
         );
-        let e = read_idx(dir.path().join("missing"), &labels).unwrap_err();
+        let e = read_idx(dir.path().join("missing"), &labels)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing"), "{e}");
     }
 }

@@ -10,6 +10,8 @@ pub use idx::read_idx;
 pub use synthetic::spirals;
 
 use rand::seq::SliceRandom;
+
+use crate::DataError;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -36,16 +38,18 @@ impl Dataset {
         labels: Vec<usize>,
         dim: usize,
         classes: usize,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DataError> {
         if dim == 0 || features.len() != labels.len() * dim {
-            return Err(format!(
+            return Err(DataError::Shape(format!(
                 "{} feature values do not make {} examples of {dim} features",
                 features.len(),
                 labels.len()
-            ));
+            )));
         }
         if let Some(bad) = labels.iter().find(|&&l| l >= classes) {
-            return Err(format!("label {bad} is not below the {classes} classes"));
+            return Err(DataError::Shape(format!(
+                "label {bad} is not below the {classes} classes"
+            )));
         }
         Ok(Self {
             features,
@@ -215,9 +219,11 @@ mod tests {
     fn inconsistent_sizes_are_refused() {
         assert!(Dataset::new(vec![0.0; 5], vec![0, 1], 2, 2)
             .unwrap_err()
+            .to_string()
             .contains("5 feature values"));
         assert!(Dataset::new(vec![0.0; 4], vec![0, 2], 2, 2)
             .unwrap_err()
+            .to_string()
             .contains("label 2"));
     }
 }

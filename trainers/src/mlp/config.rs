@@ -1,7 +1,9 @@
 //! The MLP's hyperparameters, read from a trial's params with defaults and checked
 //! before any training starts.
 
-use knob_core::{BoxError, Params};
+use knob_core::Params;
+
+use crate::error::ConfigError;
 
 /// The hidden layers' activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,11 +128,18 @@ pub struct Config {
     pub weight_decay: f64,
 }
 
-fn check(ok: bool, name: &str, why: impl std::fmt::Display) -> Result<(), BoxError> {
+fn check(ok: bool, name: &str, why: impl std::fmt::Display) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(format!("parameter `{name}`: {why}").into())
+        Err(invalid(name, why))
+    }
+}
+
+fn invalid(name: &str, why: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_owned(),
+        why: why.to_string(),
     }
 }
 
@@ -162,21 +171,17 @@ impl Config {
     /// Refuses a param name the MLP would ignore, with the names it reads and a
     /// "did you mean" for a near miss: a space that says `learning_rate` for `lr`
     /// would otherwise tune nothing.
-    pub fn check_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), BoxError> {
+    pub fn check_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), ConfigError> {
         let per_layer = |name: &str| {
             name.strip_prefix("units_")
                 .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
         };
         for name in names {
             if !Self::PARAM_NAMES.contains(&name) && !per_layer(name) {
-                let hint = knob_core::did_you_mean(name, Self::PARAM_NAMES.iter().copied())
-                    .map_or(String::new(), |c| format!(" (did you mean `{c}`?)"));
-                return Err(format!(
-                    "parameter `{name}`: the MLP trainer does not read it{hint}; it reads {}, \
-                     and units_0, units_1, ... for per-layer widths",
-                    Self::PARAM_NAMES.join(", ")
-                )
-                .into());
+                return Err(ConfigError::UnknownParam {
+                    name: name.to_owned(),
+                    suggestion: knob_core::did_you_mean(name, Self::PARAM_NAMES.iter().copied()),
+                });
             }
         }
         Ok(())
@@ -184,7 +189,7 @@ impl Config {
 
     /// Reads and checks the params; the error names the parameter at fault. A param
     /// the MLP does not read is an error ([`Config::check_names`]).
-    pub fn from_params(p: &Params) -> Result<Self, BoxError> {
+    pub fn from_params(p: &Params) -> Result<Self, ConfigError> {
         Self::check_names(p.iter().map(|(name, _)| name))?;
         let lr = p.float_or("lr", 1e-3)?;
         check(
@@ -224,10 +229,10 @@ impl Config {
                 OptimizerKind::RmsProp { beta, eps }
             }
             other => {
-                return Err(format!(
-                    "parameter `optimizer`: unknown optimizer {other:?} (use adam, sgd or rmsprop)"
-                )
-                .into())
+                return Err(invalid(
+                    "optimizer",
+                    format!("unknown optimizer {other:?} (use adam, sgd or rmsprop)"),
+                ))
             }
         };
         let layers = p.int_or("layers", 1)?;
@@ -253,13 +258,18 @@ impl Config {
                 )?;
                 Ok(width as usize)
             })
-            .collect::<Result<Vec<_>, BoxError>>()?;
+            .collect::<Result<Vec<_>, ConfigError>>()?;
         let activation = match p.str_or("activation", "relu")? {
             "relu" => Activation::Relu,
             "tanh" => Activation::Tanh,
             "sigmoid" => Activation::Sigmoid,
             "gelu" => Activation::Gelu,
-            other => return Err(format!("parameter `activation`: unknown activation {other:?} (use relu, tanh, sigmoid or gelu)").into()),
+            other => {
+                return Err(invalid(
+                    "activation",
+                    format!("unknown activation {other:?} (use relu, tanh, sigmoid or gelu)"),
+                ))
+            }
         };
         let dropout = p.float_or("dropout", 0.0)?;
         unit("dropout", dropout)?;
@@ -267,9 +277,19 @@ impl Config {
         let decay = match p.str_or("lr_decay", "none")? {
             "none" => Decay::None,
             "exponential" => Decay::Exponential { gamma },
-            "step" => Decay::Step { gamma, every: p.usize_or("decay_every", 5)? },
+            "step" => Decay::Step {
+                gamma,
+                every: p.usize_or("decay_every", 5)?,
+            },
             "inverse_time" => Decay::InverseTime { gamma },
-            other => return Err(format!("parameter `lr_decay`: unknown schedule {other:?} (use none, exponential, step or inverse_time)").into()),
+            other => {
+                return Err(invalid(
+                    "lr_decay",
+                    format!(
+                        "unknown schedule {other:?} (use none, exponential, step or inverse_time)"
+                    ),
+                ))
+            }
         };
         if decay != Decay::None {
             check(

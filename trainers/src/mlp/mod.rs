@@ -22,6 +22,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::Dataset;
+use crate::ConfigError;
 use model::argmax;
 
 /// A dfdx device the MLP can train on.
@@ -323,16 +324,15 @@ impl<D: MlpDevice> MlpTrainer<D> {
                     pixels: &self.images,
                 })
                 .with_learning_rate(model.learning_rate());
-            let control = ctx.callbacks.on_epoch_end(epoch, &logs, &view)?;
-            if let Some(lr) = view.learning_rate() {
-                scale *= lr / model.learning_rate();
-            }
             value = match self.objective {
                 Objective::ValAccuracy => val_accuracy,
                 Objective::ValLoss => val_loss,
             };
-            let pruned = ctx.report(epoch as u64, value)? == Control::Stop;
-            if pruned || stopped || control == Control::Stop {
+            let control = ctx.end_epoch(epoch, &logs, &view, value)?;
+            if let Some(lr) = view.learning_rate() {
+                scale *= lr / model.learning_rate();
+            }
+            if stopped || control.is_stop() {
                 break;
             }
         }
@@ -341,7 +341,7 @@ impl<D: MlpDevice> MlpTrainer<D> {
     }
 
     /// The trainer's defaults overlaid with `params`, read as a config.
-    fn config(&self, params: &Params) -> Result<Config, BoxError> {
+    fn config(&self, params: &Params) -> Result<Config, ConfigError> {
         let mut merged = self.defaults.clone();
         for (name, value) in params.iter() {
             merged.insert(name, value.clone());
@@ -377,7 +377,9 @@ impl<D: MlpDevice> Trainer for MlpTrainer<D> {
     }
 
     fn check_space(&self, space: &knob_core::SearchSpace) -> Result<(), BoxError> {
-        Config::check_names(space.params().iter().map(|p| p.name.as_str()))
+        Ok(Config::check_names(
+            space.params().iter().map(|p| p.name.as_str()),
+        )?)
     }
 }
 

@@ -1,4 +1,13 @@
-//! Standard test functions for samplers, each with its domain and known minimum.
+//! Standard test functions for samplers, each with its domain and known minimum: what
+//! the conformance tests, `sampler-bench` and a custom sampler's own tests measure
+//! regret on.
+//!
+//! ```
+//! use knob_samplers::testing::TestFunction;
+//! let branin = TestFunction::by_name("branin").unwrap();
+//! assert_eq!(branin.space().len(), 2);
+//! assert!(branin.minimum < 0.4);
+//! ```
 
 use std::f64::consts::{E, PI};
 
