@@ -70,6 +70,24 @@ pub struct Weights<'a> {
 
 /// Lends a model's weights to callbacks. The copy to the host happens only when a
 /// callback asks, so epochs without a histogram cost nothing.
+///
+/// ```
+/// use knob_core::{EpochView, TrialInfo, Params, WeightSource, Weights};
+///
+/// /// A linear model: one 2x3 kernel.
+/// struct Linear { kernel: Vec<f32> }
+/// impl WeightSource for Linear {
+///     fn for_each_weight(&self, visit: &mut dyn FnMut(Weights<'_>)) {
+///         visit(Weights { name: "dense_0/kernel", shape: &[2, 3], values: &self.kernel });
+///     }
+/// }
+/// let model = Linear { kernel: vec![0.5; 6] };
+/// let trial = TrialInfo::new(0, Params::new());
+/// let view = EpochView::new(&trial).with_weights(&model);
+/// let mut total = 0;
+/// view.weights.unwrap().for_each_weight(&mut |w| total += w.values.len());
+/// assert_eq!(total, 6);
+/// ```
 pub trait WeightSource {
     /// Calls `visit` once per weight tensor.
     fn for_each_weight(&self, visit: &mut dyn FnMut(Weights<'_>));

@@ -63,6 +63,28 @@ pub struct Span {
 ///
 /// `knob-trainers`' MLP trainer implements it; a custom trainer saves and loads its own
 /// model state in [`Checkpoint`] bytes.
+///
+/// A "model" that counts the epochs it trained, so that resuming is visible:
+///
+/// ```
+/// use std::ops::Range;
+/// use knob_core::{BoxError, Checkpoint, Params, Resumable, Span, TrialContext};
+///
+/// struct Counter;
+/// impl Resumable for Counter {
+///     fn train_span(&mut self, _: &Params, from: Option<&Checkpoint>, epochs: Range<usize>,
+///                   _: &mut TrialContext<'_>) -> Result<Span, BoxError> {
+///         let before = from.map_or(0, |c| c.as_bytes()[0]);
+///         let after = before + epochs.len() as u8;
+///         Ok(Span { score: f64::from(after), checkpoint: Checkpoint::new(vec![after]) })
+///     }
+/// }
+/// let mut ctx = TrialContext::standalone(Params::new());
+/// let first = Counter.train_span(&Params::new(), None, 0..3, &mut ctx)?;
+/// let second = Counter.train_span(&Params::new(), Some(&first.checkpoint), 3..5, &mut ctx)?;
+/// assert_eq!(second.score, 5.0);
+/// # Ok::<(), BoxError>(())
+/// ```
 pub trait Resumable {
     /// Trains epochs `epochs` (numbered from the start of the model's life, so
     /// schedules continue) with `params`, from the model in `from` or, when `None`,

@@ -2,6 +2,7 @@
 
 mod checkpoint;
 mod config;
+mod host;
 mod model;
 mod network;
 mod optimizer;
@@ -25,7 +26,23 @@ use crate::data::Dataset;
 use crate::ConfigError;
 use model::argmax;
 
-/// A dfdx device the MLP can train on.
+/// A dfdx device the MLP can train on: the CPU, or (with the `cuda` feature) a GPU.
+/// Code generic over it runs on either.
+///
+/// ```
+/// use knob_trainers::{Config, Cpu, Mlp, MlpDevice};
+///
+/// /// The parameter count of a 4-16-3 network, on whatever device is given.
+/// fn parameters<D: MlpDevice>(device: D) -> usize {
+///     let config = Config::from_params(&knob_core::Params::new()).unwrap();
+///     let mlp = Mlp::new(&[4, 16, 3], &config, device);
+///     let mut count = 0;
+///     knob_core::WeightSource::for_each_weight(&mlp, &mut |w| count += w.values.len());
+///     count
+/// }
+/// assert_eq!(parameters(Cpu::build(0, 1)?), 4 * 16 + 16 + 16 * 3 + 3);
+/// # Ok::<(), knob_core::BoxError>(())
+/// ```
 pub trait MlpDevice: Device<f32> + Clone {
     /// Whether dfdx reports this device's failures (out of memory, a lost device) by
     /// panicking; the trainer then turns a panic during training into a

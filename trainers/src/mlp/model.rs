@@ -5,7 +5,8 @@ use knob_core::{BoxError, WeightSource, Weights};
 
 use super::checkpoint::State;
 use super::config::Config;
-use super::network::{to_host, Network};
+use super::host::to_host;
+use super::network::Network;
 use super::optimizer::Optimizer;
 use super::MlpDevice;
 

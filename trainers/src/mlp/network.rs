@@ -16,6 +16,7 @@ use knob_core::BoxError;
 
 use super::checkpoint::{Entry, State};
 use super::config::{Activation, Config};
+use super::host::to_host;
 use super::optimizer::Optimizer;
 use super::MlpDevice;
 
@@ -352,15 +353,6 @@ impl<D: MlpDevice> Network<D> {
         }
         Ok(net)
     }
-}
-
-/// A tensor's values on the host, copied in one piece (dfdx's `as_vec` walks the
-/// tensor element by element, which showed up in every epoch's logging). The tensor
-/// must own contiguous data, as every tensor the network keeps does.
-pub(crate) fn to_host<S: Shape, D: Device<f32>, T>(t: &Tensor<S, f32, D, T>) -> Vec<f32> {
-    let mut out = vec![0.0; t.shape().num_elements()];
-    t.copy_into(&mut out);
-    out
 }
 
 /// Pushes a parameter and its optimizer moments.

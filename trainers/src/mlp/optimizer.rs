@@ -7,6 +7,7 @@ use knob_core::BoxError;
 
 use super::checkpoint::State;
 use super::config::OptimizerKind;
+use super::host::to_host;
 use super::MlpDevice;
 
 /// One optimizer over any number of tensors: its moments live in leaky gradient stores
@@ -71,7 +72,7 @@ impl<D: Device<f32>> Optimizer<D> {
         }
         self.state[..self.slots()]
             .iter()
-            .map(|slot| super::network::to_host(&slot.get(param)))
+            .map(|slot| to_host(&slot.get(param)))
             .collect()
     }
 
