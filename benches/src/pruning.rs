@@ -17,9 +17,9 @@
 use std::sync::Arc;
 
 use knob_core::{
-    BoxError, CallbackList, Direction, Params, Pbt, Scale, SearchSpace, Study, TrialState, Workers,
+    BoxError, CallbackList, Direction, Params, Scale, SearchSpace, Study, TrialState, Workers,
 };
-use knob_samplers::{AshaPruner, RandomSampler};
+use knob_samplers::{AshaPruner, Pbt, RandomSampler};
 use knob_trainers::data::{self, Dataset};
 use knob_trainers::MlpTrainer;
 use serde::Serialize;

@@ -13,8 +13,8 @@ use std::process::Command;
 
 use knob_callbacks::tensorboard::{summary, RunWriter};
 use knob_callbacks::{write_experiment, ConfusionMatrix, TensorBoard, UpdateFreq};
-use knob_core::{CallbackList, Direction, Pbt, Scale, SearchSpace, Study, Workers};
-use knob_samplers::RandomSampler;
+use knob_core::{CallbackList, Direction, Scale, SearchSpace, Study, Workers};
+use knob_samplers::{Pbt, RandomSampler};
 use knob_trainers::{data, MlpTrainer};
 
 fn workspace() -> PathBuf {

@@ -2,10 +2,10 @@
 //!
 //! The heart of knob: search spaces and their map to the unit cube, params, trials,
 //! the [`Study`] with its crash-safe journal and its workers placed on devices
-//! ([`Workers`]), population-based training ([`Pbt`]), and the plug-in traits
-//! [`Sampler`], [`Pruner`], [`Trainer`], [`Resumable`], [`Callback`] and [`Storage`].
+//! ([`Workers`]) sharing one [`pool::WorkerPool`], and the plug-in traits [`Sampler`],
+//! [`Pruner`], [`Trainer`], [`Resumable`], [`Callback`] and [`Storage`].
 //!
-//! Samplers live in `knob-samplers`, callbacks in `knob-callbacks`, dfdx trainers in
+//! Samplers, pruners and population-based training live in `knob-samplers`, callbacks in `knob-callbacks`, dfdx trainers in
 //! `knob-trainers`; this crate depends on none of them.
 //!
 //! ```
@@ -26,8 +26,9 @@ mod callback;
 mod error;
 mod history;
 mod params;
-mod pbt;
+pub mod pool;
 mod pruner;
+mod resumable;
 mod sampler;
 mod space;
 mod spelling;
@@ -45,8 +46,8 @@ pub use callback::{
 pub use error::{BoxError, Error, Report, Result, SpaceError};
 pub use history::{History, Observation};
 pub use params::{Params, Value};
-pub use pbt::{Checkpoint, Member, Pbt, Population, Resumable, Span, Step};
 pub use pruner::{NopPruner, Pruner};
+pub use resumable::{Checkpoint, Resumable, Span};
 pub use sampler::{study_rng, trial_rng, KnobRng, Sampler};
 pub use space::{Domain, Param, Prior, Scale, SearchSpace, SpaceBuilder};
 pub use spelling::did_you_mean;

@@ -461,6 +461,48 @@ fn parse_file(
 }
 
 impl SearchSpace {
+    /// What differs between this space (the one a study or a population was saved
+    /// with) and `opened`, parameter by parameter, as one sentence ("its search space
+    /// differs: ..."); empty when they are equal.
+    pub fn differences(&self, opened: &SearchSpace) -> String {
+        let created = self;
+        let mut lines = Vec::new();
+        for p in created.params() {
+            match opened.param(&p.name) {
+                None => lines.push(format!("`{}` ({}) is not in this space", p.name, p.domain)),
+                Some((_, q)) if q.domain != p.domain => {
+                    lines.push(format!("`{}` was {}, now {}", p.name, p.domain, q.domain))
+                }
+                Some((_, q)) if q.prior != p.prior => {
+                    lines.push(format!("`{}` has another prior", p.name))
+                }
+                Some(_) => {}
+            }
+        }
+        for q in opened.params() {
+            if created.param(&q.name).is_none() {
+                lines.push(format!("`{}` ({}) is new", q.name, q.domain));
+            }
+        }
+        let order = |s: &SearchSpace| {
+            s.params()
+                .iter()
+                .map(|p| p.name.clone())
+                .collect::<Vec<_>>()
+        };
+        if lines.is_empty() && order(created) != order(opened) {
+            lines.push(format!(
+                "the parameters are in another order: it has {}",
+                order(created).join(", ")
+            ));
+        }
+        if lines.is_empty() {
+            String::new()
+        } else {
+            format!("its search space differs: {}", lines.join("; "))
+        }
+    }
+
     /// A builder that validates each parameter when [`SpaceBuilder::build`] runs.
     pub fn builder() -> SpaceBuilder {
         SpaceBuilder::default()

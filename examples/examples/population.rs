@@ -14,7 +14,8 @@
 //! ```
 
 use knob_callbacks::TensorBoard;
-use knob_core::{CallbackList, Direction, Params, Pbt, Report, Scale, SearchSpace, Workers};
+use knob_core::{CallbackList, Direction, Params, Report, Scale, SearchSpace, Workers};
+use knob_samplers::Pbt;
 use knob_trainers::{data, MlpTrainer};
 
 fn main() -> Result<(), Report> {

@@ -25,6 +25,7 @@ mod fastmath;
 mod gp;
 mod grid;
 mod optim;
+mod pbt;
 mod prior;
 mod pruners;
 mod random;
@@ -37,6 +38,7 @@ mod zoom;
 
 pub use gp::{Acquisition, GpSampler};
 pub use grid::GridSampler;
+pub use pbt::{Member, Pbt, Population, Step};
 pub use pruners::{AshaPruner, HyperbandPruner, MedianPruner};
 pub use random::RandomSampler;
 pub use registry::{by_name, by_name_for, NameError, NAMES};

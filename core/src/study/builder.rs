@@ -213,7 +213,7 @@ impl StudyBuilder {
                     let differences = if *direction != study.direction {
                         format!("it was created to {direction:?}, not {:?}", study.direction)
                     } else {
-                        super::space_differences(space, &study.space)
+                        space.differences(&study.space)
                     };
                     if !differences.is_empty() {
                         return Err(Error::StudyMismatch {

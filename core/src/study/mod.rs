@@ -521,46 +521,6 @@ impl TrialMonitor for Study {
     }
 }
 
-/// What differs between the space a study was created with and the one it is opened
-/// with, parameter by parameter; empty when they are equal.
-pub(crate) fn space_differences(created: &SearchSpace, opened: &SearchSpace) -> String {
-    let mut lines = Vec::new();
-    for p in created.params() {
-        match opened.param(&p.name) {
-            None => lines.push(format!("`{}` ({}) is not in this space", p.name, p.domain)),
-            Some((_, q)) if q.domain != p.domain => {
-                lines.push(format!("`{}` was {}, now {}", p.name, p.domain, q.domain))
-            }
-            Some((_, q)) if q.prior != p.prior => {
-                lines.push(format!("`{}` has another prior", p.name))
-            }
-            Some(_) => {}
-        }
-    }
-    for q in opened.params() {
-        if created.param(&q.name).is_none() {
-            lines.push(format!("`{}` ({}) is new", q.name, q.domain));
-        }
-    }
-    let order = |s: &SearchSpace| {
-        s.params()
-            .iter()
-            .map(|p| p.name.clone())
-            .collect::<Vec<_>>()
-    };
-    if lines.is_empty() && order(created) != order(opened) {
-        lines.push(format!(
-            "the parameters are in another order: it has {}",
-            order(created).join(", ")
-        ));
-    }
-    if lines.is_empty() {
-        String::new()
-    } else {
-        format!("its search space differs: {}", lines.join("; "))
-    }
-}
-
 impl Drop for Study {
     fn drop(&mut self) {
         liveness::live_tokens().retain(|&t| t != self.owner.token);

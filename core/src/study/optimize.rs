@@ -1,15 +1,14 @@
 //! `Study::optimize`: workers that each loop over ask, fit, tell.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use super::{Asked, Outcome, Study};
 use crate::callback::{CallbackList, TrialInfo};
-use crate::error::panic_message;
 use crate::error::{BoxError, Error, Result};
+use crate::pool::{catch_panic, Built, WorkerPool};
 use crate::trainer::{Trainer, TrialContext};
 use crate::trial::{Trial, TrialState};
 use crate::workers::{DeviceError, Worker, Workers};
@@ -122,162 +121,22 @@ impl Study {
         }
         let started = Instant::now();
         self.aborted.store(false, Ordering::SeqCst);
-        let pool = Pool::default();
-        let live = AtomicUsize::new(workers.len());
-        let retired = AtomicUsize::new(0);
-        // A worker may retire unless every other one already has.
-        let may_retire = || {
-            let ok = retired.fetch_add(1, Ordering::SeqCst) + 1 < workers.len();
-            if !ok {
-                retired.fetch_sub(1, Ordering::SeqCst);
-            }
-            ok
+        let call = Call {
+            study: self,
+            n_trials,
+            pool: WorkerPool::new(workers)?,
+            flights: Flights::default(),
+            make_trainer,
+            make_callbacks,
+            ran: AtomicUsize::new(0),
         };
-        let first_error: Mutex<Option<Error>> = Mutex::new(None);
-        let ran = AtomicUsize::new(0);
-        let fail = |e: Error| {
-            first_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert(e);
-            self.aborted.store(true, Ordering::SeqCst);
-            pool.wake_all();
-        };
+        call.pool
+            .run_notifying(|worker| call.work(worker), || call.flights.wake_all())?;
 
-        crossbeam_utils::thread::scope(|scope| {
-            for worker in workers.iter() {
-                let (make_trainer, make_callbacks) = (&make_trainer, &make_callbacks);
-                let (fail, ran, live, may_retire, pool) = (&fail, &ran, &live, &may_retire, &pool);
-                scope.spawn(move |_| {
-                    // Counts this worker out of `live` however it leaves the loop.
-                    let _live = LeaveOnDrop(live, pool);
-                    // `None` when this worker retires (its device cannot build a trainer
-                    // and other workers can carry on) or the study fails.
-                    let build = || match catch_unwind(AssertUnwindSafe(|| make_trainer(worker))) {
-                        Ok(Ok(t)) => Some(t),
-                        Ok(Err(e)) if e.downcast_ref::<DeviceError>().is_some() && may_retire() => {
-                            eprintln!(
-                                "knob: worker {} retires: its trainer on {} failed: {e}",
-                                worker.index, worker.device
-                            );
-                            None
-                        }
-                        Ok(Err(e)) => {
-                            fail(Error::TrainerFactory {
-                                worker: worker.index,
-                                message: e.to_string(),
-                            });
-                            None
-                        }
-                        Err(panic) => {
-                            fail(Error::TrainerFactory {
-                                worker: worker.index,
-                                message: format!("the factory panicked: {}", panic_message(&*panic)),
-                            });
-                            None
-                        }
-                    };
-                    let Some(mut trainer) = build() else { return };
-                    if let Err(e) = trainer.check_space(&self.space) {
-                        return fail(Error::Config(format!("the trainer cannot use this search space: {e}")));
-                    }
-                    let mut device_errors_in_a_row = 0;
-                    let mut patience = FIRST_LOOK;
-                    // The next trial, when the last tell already asked for it.
-                    let mut asked_ahead: Option<Asked> = None;
-                    while !self.aborted.load(Ordering::SeqCst) {
-                        // Retries go to another worker while there is one.
-                        let avoid_for = others_live(live).then_some(worker.index);
-                        let generation = pool.generation();
-                        let asked = match asked_ahead.take() {
-                            Some(asked) => Ok(asked),
-                            None => self.ask_within(n_trials, avoid_for),
-                        };
-                        if matches!(asked, Ok(Asked::Trial(..))) {
-                            patience = FIRST_LOOK;
-                        }
-                        let (info, is_retry) = match asked {
-                            Ok(Asked::Trial(info, is_retry)) => (info, is_retry),
-                            // Trials of this call still run: one may come back as a retry.
-                            Ok(Asked::Done) if !self.should_stop() && pool.wait_for_a_trial_end(generation) => continue,
-                            Ok(Asked::Done) => break,
-                            // Other processes' trials: their ends are not signalled here,
-                            // so look again, soon at first (trials may be short).
-                            Ok(Asked::Wait) => {
-                                pool.wait_at_most(generation, patience);
-                                patience = (patience * 2).min(self.poll);
-                                continue;
-                            }
-                            Err(e) => return fail(e),
-                        };
-                        let flight = pool.take_off();
-                        let ran_trial = match catch_unwind(AssertUnwindSafe(|| make_callbacks(&info))) {
-                            Ok(callbacks) => self.run_trial(&mut trainer, info.clone(), callbacks),
-                            Err(panic) => TrialRun {
-                                outcome: Some(Outcome::Failed(format!(
-                                    "make_callbacks panicked: {}",
-                                    panic_message(&*panic)
-                                ))),
-                                panicked: false,
-                                device_error: false,
-                            },
-                        };
-                        ran.fetch_add(1, Ordering::SeqCst);
-                        let told = match ran_trial.outcome {
-                            None if self.aborted.load(Ordering::SeqCst) => {
-                                self.requeue(info.number, "the study stopped on an error before it finished", None)
-                            }
-                            None => self.requeue(info.number, "interrupted before it finished", None),
-                            Some(Outcome::Failed(message)) if ran_trial.device_error => {
-                                let message = format!("worker {} on {}: {message}", worker.index, worker.device);
-                                if is_retry || !others_live(live) {
-                                    self.tell(info.number, Outcome::Failed(message))
-                                } else {
-                                    let message = format!("{message} (retried)");
-                                    self.requeue(info.number, &message, Some(worker.index))
-                                }
-                            }
-                            // After a panic the worker rebuilds its trainer, and may retire
-                            // if that fails: it asks for no trial before then.
-                            Some(outcome) if ran_trial.panicked => self.tell(info.number, outcome),
-                            Some(outcome) => self
-                                .tell_then_ask(info.number, outcome, n_trials, avoid_for)
-                                .map(|asked| asked_ahead = Some(asked)),
-                        };
-                        drop(flight); // landed: idle workers may take a retry now
-                        if let Err(e) = told {
-                            return fail(e);
-                        }
-                        device_errors_in_a_row = if ran_trial.device_error { device_errors_in_a_row + 1 } else { 0 };
-                        if device_errors_in_a_row >= RETIRE_AFTER && may_retire() {
-                            eprintln!(
-                                "knob: worker {} retires after {RETIRE_AFTER} device errors in a row on {}",
-                                worker.index, worker.device
-                            );
-                            return;
-                        }
-                        if ran_trial.panicked || ran_trial.device_error {
-                            let Some(fresh) = build() else { return };
-                            trainer = fresh;
-                        }
-                    }
-                    // The study failed after this worker had asked ahead: give the
-                    // trial back, so that a rerun runs it.
-                    if let Some(Asked::Trial(info, _)) = asked_ahead {
-                        let _ = self.requeue(info.number, "its worker stopped before starting it", None);
-                    }
-                });
-            }
-        })
-        .map_err(|panic| Error::WorkerPanicked(panic_message(&*panic)))?;
-
-        if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            return Err(e);
-        }
         let history = self.history()?;
         let count = |state| history.in_state(state).count();
         Ok(Summary {
-            ran: ran.into_inner(),
+            ran: call.ran.into_inner(),
             completed: count(TrialState::Complete),
             pruned: count(TrialState::Pruned),
             failed: count(TrialState::Failed),
@@ -295,7 +154,7 @@ impl Study {
     ) -> TrialRun {
         let params = info.params.clone();
         let mut ctx = TrialContext::new(info, self).with_callbacks(callbacks);
-        let result = catch_unwind(AssertUnwindSafe(|| trainer.fit(&params, &mut ctx)));
+        let result = catch_panic(|| trainer.fit(&params, &mut ctx));
         let panicked = result.is_err();
         let device_error =
             matches!(&result, Ok(Err(e)) if e.downcast_ref::<DeviceError>().is_some());
@@ -303,15 +162,188 @@ impl Study {
             _ if ctx.was_interrupted() && !ctx.should_prune() => None,
             Ok(fitted) => Some(ctx.outcome(fitted)),
             Err(_) if ctx.should_prune() => Some(Outcome::Pruned),
-            Err(panic) => Some(Outcome::Failed(format!(
-                "trainer panicked: {}",
-                panic_message(&*panic)
-            ))),
+            Err(panic) => Some(Outcome::Failed(format!("trainer panicked: {panic}"))),
         };
         TrialRun {
             outcome,
             panicked,
             device_error,
+        }
+    }
+}
+
+/// One `optimize_on` call: what its workers share.
+struct Call<'s, 'w, F, C> {
+    study: &'s Study,
+    n_trials: usize,
+    pool: WorkerPool<'w>,
+    flights: Flights,
+    make_trainer: F,
+    make_callbacks: C,
+    /// Trials this call ran.
+    ran: AtomicUsize,
+}
+
+impl<T, F, C> Call<'_, '_, F, C>
+where
+    T: Trainer,
+    F: Fn(Worker) -> Result<T, BoxError> + Sync,
+    C: Fn(&TrialInfo) -> CallbackList + Sync,
+{
+    /// Stops this call's running trials and wakes its idle workers.
+    fn abort(&self) {
+        self.study.aborted.store(true, Ordering::SeqCst);
+        self.flights.wake_all();
+    }
+
+    /// Ends the call with `error` (the first one wins).
+    fn fail(&self, error: Error) {
+        self.pool.fail(error);
+        self.abort();
+    }
+
+    /// `worker`'s trainer; `None` when it retires (its device cannot build one and
+    /// other workers carry on) or the call failed.
+    fn build(&self, worker: Worker) -> Option<T> {
+        match self.pool.build(worker, &self.make_trainer) {
+            Built::Trainer(trainer) => Some(trainer),
+            Built::Stopped => {
+                if self.pool.has_failed() {
+                    self.abort();
+                }
+                None
+            }
+        }
+    }
+
+    /// One worker's loop: ask, fit, tell, until the study has its trials or fails.
+    fn work(&self, worker: Worker) {
+        let study = self.study;
+        let Some(mut trainer) = self.build(worker) else {
+            return;
+        };
+        if let Err(e) = trainer.check_space(&study.space) {
+            let message = format!("the trainer cannot use this search space: {e}");
+            return self.fail(Error::Config(message));
+        }
+        let mut device_errors_in_a_row = 0;
+        let mut patience = FIRST_LOOK;
+        // The next trial, when the last tell already asked for it.
+        let mut asked_ahead: Option<Asked> = None;
+        while !study.aborted.load(Ordering::SeqCst) {
+            // Retries go to another worker while there is one.
+            let avoid_for = self.pool.others_live().then_some(worker.index);
+            let generation = self.flights.generation();
+            let asked = match asked_ahead.take() {
+                Some(asked) => Ok(asked),
+                None => study.ask_within(self.n_trials, avoid_for),
+            };
+            let (info, is_retry) = match asked {
+                Ok(Asked::Trial(info, is_retry)) => (info, is_retry),
+                // Trials of this call still run: one may come back as a retry.
+                Ok(Asked::Done)
+                    if !study.should_stop() && self.flights.wait_for_a_trial_end(generation) =>
+                {
+                    continue
+                }
+                Ok(Asked::Done) => break,
+                // Other processes' trials: their ends are not signalled here, so look
+                // again, soon at first (trials may be short).
+                Ok(Asked::Wait) => {
+                    self.flights.wait_at_most(generation, patience);
+                    patience = (patience * 2).min(study.poll);
+                    continue;
+                }
+                Err(e) => return self.fail(e),
+            };
+            patience = FIRST_LOOK;
+            let flight = self.flights.take_off();
+            let ran = self.fit(&mut trainer, &info);
+            let told = self.settle(worker, &info, is_retry, &ran, avoid_for);
+            drop(flight); // landed: idle workers may take a retry now
+            match told {
+                Ok(next) => asked_ahead = next,
+                Err(e) => return self.fail(e),
+            }
+            device_errors_in_a_row = if ran.device_error {
+                device_errors_in_a_row + 1
+            } else {
+                0
+            };
+            if device_errors_in_a_row >= RETIRE_AFTER && self.pool.may_retire() {
+                eprintln!(
+                    "knob: worker {} retires after {RETIRE_AFTER} device errors in a row on {}",
+                    worker.index, worker.device
+                );
+                return;
+            }
+            if ran.panicked || ran.device_error {
+                let Some(fresh) = self.build(worker) else {
+                    return;
+                };
+                trainer = fresh;
+            }
+        }
+        // The study failed after this worker had asked ahead: give the trial back, so
+        // that a rerun runs it.
+        if let Some(Asked::Trial(info, _)) = asked_ahead {
+            let _ = study.requeue(info.number, "its worker stopped before starting it", None);
+        }
+    }
+
+    /// Builds the trial's callbacks and fits it.
+    fn fit(&self, trainer: &mut T, info: &TrialInfo) -> TrialRun {
+        self.ran.fetch_add(1, Ordering::SeqCst);
+        match catch_panic(|| (self.make_callbacks)(info)) {
+            Ok(callbacks) => self.study.run_trial(trainer, info.clone(), callbacks),
+            Err(panic) => TrialRun {
+                outcome: Some(Outcome::Failed(format!("make_callbacks panicked: {panic}"))),
+                panicked: false,
+                device_error: false,
+            },
+        }
+    }
+
+    /// Records how trial `info` ended; returns the next trial when telling asked for
+    /// it in the same step.
+    fn settle(
+        &self,
+        worker: Worker,
+        info: &TrialInfo,
+        is_retry: bool,
+        ran: &TrialRun,
+        avoid_for: Option<usize>,
+    ) -> Result<Option<Asked>> {
+        let study = self.study;
+        let number = info.number;
+        match &ran.outcome {
+            None if study.aborted.load(Ordering::SeqCst) => study
+                .requeue(
+                    number,
+                    "the study stopped on an error before it finished",
+                    None,
+                )
+                .map(|()| None),
+            None => study
+                .requeue(number, "interrupted before it finished", None)
+                .map(|()| None),
+            Some(Outcome::Failed(message)) if ran.device_error => {
+                let message = format!("worker {} on {}: {message}", worker.index, worker.device);
+                if is_retry || !self.pool.others_live() {
+                    study.tell(number, Outcome::Failed(message)).map(|()| None)
+                } else {
+                    let message = format!("{message} (retried)");
+                    study
+                        .requeue(number, &message, Some(worker.index))
+                        .map(|()| None)
+                }
+            }
+            // After a panic the worker rebuilds its trainer, and may retire if that
+            // fails: it asks for no trial before then.
+            Some(outcome) if ran.panicked => study.tell(number, outcome.clone()).map(|()| None),
+            Some(outcome) => study
+                .tell_then_ask(number, outcome.clone(), self.n_trials, avoid_for)
+                .map(Some),
         }
     }
 }
@@ -325,63 +357,47 @@ const FIRST_LOOK: std::time::Duration = std::time::Duration::from_millis(5);
 /// through the sampler.
 const RETIRE_AFTER: usize = 2;
 
-/// Whether a worker other than the caller is still taking trials.
-fn others_live(live: &AtomicUsize) -> bool {
-    live.load(Ordering::SeqCst) > 1
-}
-
-/// Counts a worker out of the live ones when dropped, and wakes the waiting ones: the
-/// retry they wait for may now be theirs to take.
-struct LeaveOnDrop<'a>(&'a AtomicUsize, &'a Pool);
-
-impl Drop for LeaveOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-        self.1.wake_all();
-    }
-}
-
 /// The trials of one `optimize` call between ask and tell, and a condition variable
 /// that idle workers wait on until one of them ends.
 #[derive(Default)]
-struct Pool {
-    flights: Mutex<Flights>,
+struct Flights {
+    log: Mutex<FlightLog>,
     landed: Condvar,
 }
 
 #[derive(Default)]
-struct Flights {
+struct FlightLog {
     /// Trials between ask and tell.
     in_flight: usize,
     /// Bumped whenever a trial ends or a worker leaves or the study fails.
     generation: u64,
 }
 
-impl Pool {
-    fn flights(&self) -> MutexGuard<'_, Flights> {
-        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
+impl Flights {
+    fn log(&self) -> MutexGuard<'_, FlightLog> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn generation(&self) -> u64 {
-        self.flights().generation
+        self.log().generation
     }
 
     /// Counts a trial in flight until the guard drops.
     fn take_off(&self) -> InFlight<'_> {
-        self.flights().in_flight += 1;
+        self.log().in_flight += 1;
         InFlight(self)
     }
 
     fn wake_all(&self) {
-        self.flights().generation += 1;
+        self.log().generation += 1;
         self.landed.notify_all();
     }
 
     /// Waits until something happened after `seen`, or `timeout` passed.
     fn wait_at_most(&self, seen: u64, timeout: std::time::Duration) {
-        let flights = self.flights();
-        if flights.generation == seen {
-            let _ = self.landed.wait_timeout(flights, timeout);
+        let log = self.log();
+        if log.generation == seen {
+            let _ = self.landed.wait_timeout(log, timeout);
         }
     }
 
@@ -389,14 +405,14 @@ impl Pool {
     /// study failed); false at once when no trial is in flight, since then nothing
     /// can come back for a retry.
     fn wait_for_a_trial_end(&self, seen: u64) -> bool {
-        let mut flights = self.flights();
-        if flights.in_flight == 0 {
-            return flights.generation != seen;
+        let mut log = self.log();
+        if log.in_flight == 0 {
+            return log.generation != seen;
         }
-        while flights.generation == seen {
-            flights = self
+        while log.generation == seen {
+            log = self
                 .landed
-                .wait(flights)
+                .wait(log)
                 .unwrap_or_else(PoisonError::into_inner);
         }
         true
@@ -404,11 +420,11 @@ impl Pool {
 }
 
 /// A trial in flight; landing (drop) wakes the idle workers.
-struct InFlight<'a>(&'a Pool);
+struct InFlight<'a>(&'a Flights);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.flights().in_flight -= 1;
+        self.0.log().in_flight -= 1;
         self.0.wake_all();
     }
 }

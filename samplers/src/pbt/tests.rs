@@ -1,8 +1,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use super::*;
-use crate::callback::{Callback, EpochView, Logs};
-use crate::space::Scale;
+use knob_core::{Callback, EpochView, Logs, Scale};
 
 /// A model that is one number: each epoch it moves toward 1 by `lr` times the gap and
 /// is knocked back by `lr²`, so large rates are good early and small ones late. It
@@ -287,7 +287,7 @@ fn invalid_settings_are_refused_by_name() {
 
 #[test]
 fn callbacks_watch_every_member_across_generations() {
-    use crate::callback::{Control, LambdaCallback};
+    use knob_core::{Control, LambdaCallback};
     // (member, epoch, lr, score) for every epoch trained.
     let seen = Arc::new(Mutex::new(Vec::<(u64, usize, f64, f64)>::new()));
     let sink = seen.clone();

@@ -11,10 +11,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Checkpoint, Member, Pbt, Step};
-use crate::error::{Error, Result};
-use crate::params::Params;
-use crate::space::SearchSpace;
+use knob_core::{Checkpoint, Error, Params, Result, SearchSpace};
+
+use super::{Member, Pbt, Step};
 
 const FILE: &str = "population.json";
 
@@ -36,9 +35,9 @@ struct SavedMember {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
+    move |e| Error::PopulationFile {
         path: path.to_owned(),
-        source,
+        message: e.to_string(),
     }
 }
 
@@ -113,7 +112,7 @@ impl Pbt {
             message: e.to_string(),
         })?;
         let mismatch = if saved.space != *self.space {
-            Some(crate::study::space_differences(&saved.space, &self.space))
+            Some(saved.space.differences(&self.space))
         } else if saved.members.len() != self.population {
             Some(format!(
                 "it has {} members, this run {}",

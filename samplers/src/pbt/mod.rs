@@ -16,87 +16,15 @@
 mod persist;
 
 use std::ops::Range;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use knob_core::pool::{catch_panic, channel, Built, WorkerPool};
+use knob_core::{
+    trial_rng, BoxError, CallbackList, Checkpoint, Direction, Error, Params, Result, Resumable,
+    SearchSpace, Span, TrialContext, TrialInfo, Worker, Workers,
+};
 use rand::Rng;
-
-use crate::callback::{CallbackList, TrialInfo};
-use crate::error::{panic_message, BoxError, Error, Result};
-use crate::params::Params;
-use crate::sampler::trial_rng;
-use crate::space::SearchSpace;
-use crate::trainer::TrialContext;
-use crate::trial::Direction;
-use crate::workers::{Worker, Workers};
-
-/// A model's saved state, as bytes: what a member hands to the member that copies it.
-/// Cheap to clone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checkpoint(Arc<Vec<u8>>);
-
-impl Checkpoint {
-    /// A checkpoint holding `bytes` (in whatever format the trainer writes).
-    pub fn new(bytes: Vec<u8>) -> Self {
-        Self(Arc::new(bytes))
-    }
-
-    /// The bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-/// What a span of training produced.
-#[derive(Debug, Clone)]
-pub struct Span {
-    /// The objective after the span's last epoch (in the run's direction).
-    pub score: f64,
-    /// The model at the end of the span.
-    pub checkpoint: Checkpoint,
-}
-
-/// A trainer whose training can be cut into spans of epochs, so PBT can pause a model,
-/// copy it and change its hyperparameters between spans.
-///
-/// `knob-trainers`' MLP trainer implements it; a custom trainer saves and loads its own
-/// model state in [`Checkpoint`] bytes.
-///
-/// A "model" that counts the epochs it trained, so that resuming is visible:
-///
-/// ```
-/// use std::ops::Range;
-/// use knob_core::{BoxError, Checkpoint, Params, Resumable, Span, TrialContext};
-///
-/// struct Counter;
-/// impl Resumable for Counter {
-///     fn train_span(&mut self, _: &Params, from: Option<&Checkpoint>, epochs: Range<usize>,
-///                   _: &mut TrialContext<'_>) -> Result<Span, BoxError> {
-///         let before = from.map_or(0, |c| c.as_bytes()[0]);
-///         let after = before + epochs.len() as u8;
-///         Ok(Span { score: f64::from(after), checkpoint: Checkpoint::new(vec![after]) })
-///     }
-/// }
-/// let mut ctx = TrialContext::standalone(Params::new());
-/// let first = Counter.train_span(&Params::new(), None, 0..3, &mut ctx)?;
-/// let second = Counter.train_span(&Params::new(), Some(&first.checkpoint), 3..5, &mut ctx)?;
-/// assert_eq!(second.score, 5.0);
-/// # Ok::<(), BoxError>(())
-/// ```
-pub trait Resumable {
-    /// Trains epochs `epochs` (numbered from the start of the model's life, so
-    /// schedules continue) with `params`, from the model in `from` or, when `None`,
-    /// from a fresh one; returns the score after the last epoch and the model.
-    fn train_span(
-        &mut self,
-        params: &Params,
-        from: Option<&Checkpoint>,
-        epochs: Range<usize>,
-        ctx: &mut TrialContext<'_>,
-    ) -> Result<Span, BoxError>;
-}
 
 /// One generation of one member's life.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -205,8 +133,9 @@ impl Population {
 ///
 /// ```
 /// use std::ops::Range;
-/// use knob_core::{BoxError, Checkpoint, Direction, Params, Pbt, Resumable, Scale,
+/// use knob_core::{BoxError, Checkpoint, Direction, Params, Resumable, Scale,
 ///     SearchSpace, Span, TrialContext, Workers};
+/// use knob_samplers::Pbt;
 ///
 /// /// A "model" that is one number walking toward 1 at speed `lr`.
 /// struct Walker;
@@ -480,7 +409,9 @@ impl Pbt {
         }
     }
 
-    /// Trains every member for `epochs`; one result per member, an error as its message.
+    /// Trains every member for `epochs` on the worker pool: the members go to the
+    /// workers through one channel, their spans come back through another. One result
+    /// per member, an error as its message.
     fn train_generation<T, F, C>(
         &self,
         members: &[Member],
@@ -494,78 +425,72 @@ impl Pbt {
         F: Fn(Worker) -> Result<T, BoxError> + Sync,
         C: Fn(&TrialInfo) -> CallbackList + Sync,
     {
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<std::result::Result<Span, String>>>> =
-            Mutex::new(vec![None; members.len()]);
-        let factory_error: Mutex<Option<Error>> = Mutex::new(None);
-        crossbeam_utils::thread::scope(|scope| {
-            for worker in workers.iter().take(members.len()) {
-                let (next, results, factory_error, epochs) =
-                    (&next, &results, &factory_error, &epochs);
-                scope.spawn(move |_| {
-                    // A trainer, or `None` once the factory's error is recorded.
-                    let build = || {
-                        make_trainer(worker)
-                            .map_err(|e| {
-                                let e = Error::TrainerFactory {
-                                    worker: worker.index,
-                                    message: e.to_string(),
-                                };
-                                factory_error
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .get_or_insert(e);
-                            })
-                            .ok()
+        let (deal, dealt) = channel();
+        for dealt in members.iter().enumerate() {
+            deal.send(dealt).expect("the receiver lives");
+        }
+        drop(deal);
+        let (report, reported) = channel();
+        let pool = WorkerPool::new(workers)?;
+        pool.run(|worker| {
+            // Built for the first member this worker gets, again after a panic.
+            let mut trainer = None;
+            for (i, member) in dealt.iter() {
+                let trainer = match &mut trainer {
+                    Some(trainer) => trainer,
+                    None => match pool.build(worker, make_trainer) {
+                        Built::Trainer(t) => trainer.insert(t),
+                        Built::Stopped => return,
+                    },
+                };
+                let (result, panicked) =
+                    self.train_member(trainer, member, &epochs, make_callbacks);
+                report.send((i, result)).expect("the receiver lives");
+                if panicked {
+                    *trainer = match pool.build(worker, make_trainer) {
+                        Built::Trainer(t) => t,
+                        Built::Stopped => return,
                     };
-                    let Some(mut trainer) = build() else { return };
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(member) = members.get(i) else { break };
-                        let info = TrialInfo::new(member.id as u64, member.params.clone())
-                            .in_space(self.space.clone());
-                        let ctx = TrialContext::unmonitored(info);
-                        let callbacks = make_callbacks(ctx.info());
-                        let mut ctx = ctx.with_callbacks(callbacks);
-                        let outcome = catch_unwind(AssertUnwindSafe(|| {
-                            trainer.train_span(
-                                &member.params,
-                                member.checkpoint.as_ref(),
-                                epochs.clone(),
-                                &mut ctx,
-                            )
-                        }));
-                        let panicked = outcome.is_err();
-                        let result = match outcome {
-                            Ok(Ok(span)) if span.score.is_finite() => Ok(span),
-                            Ok(Ok(span)) => Err(format!("score is {}", span.score)),
-                            Ok(Err(e)) => Err(e.to_string()),
-                            Err(panic) => {
-                                Err(format!("trainer panicked: {}", panic_message(&*panic)))
-                            }
-                        };
-                        results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
-                        if panicked {
-                            let Some(fresh) = build() else { return };
-                            trainer = fresh;
-                        }
-                    }
-                });
+                }
             }
-        })
-        .map_err(|panic| Error::WorkerPanicked(panic_message(&*panic)))?;
-        if let Some(e) = factory_error
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
-        {
-            return Err(e);
+        })?;
+        drop(report);
+        let mut results: Vec<_> = vec![None; members.len()];
+        for (i, result) in reported {
+            results[i] = Some(result);
         }
         Ok(results
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err("not trained".into())))
             .collect())
+    }
+
+    /// Trains one member's span; the result (an error as its message), and whether
+    /// the trainer panicked.
+    fn train_member<T, C>(
+        &self,
+        trainer: &mut T,
+        member: &Member,
+        epochs: &Range<usize>,
+        make_callbacks: &C,
+    ) -> (std::result::Result<Span, String>, bool)
+    where
+        T: Resumable,
+        C: Fn(&TrialInfo) -> CallbackList + Sync,
+    {
+        let info =
+            TrialInfo::new(member.id as u64, member.params.clone()).in_space(self.space.clone());
+        let callbacks = make_callbacks(&info);
+        let mut ctx = TrialContext::unmonitored(info).with_callbacks(callbacks);
+        let checkpoint = member.checkpoint.as_ref();
+        match catch_panic(|| {
+            trainer.train_span(&member.params, checkpoint, epochs.clone(), &mut ctx)
+        }) {
+            Ok(Ok(span)) if span.score.is_finite() => (Ok(span), false),
+            Ok(Ok(span)) => (Err(format!("score is {}", span.score)), false),
+            Ok(Err(e)) => (Err(e.to_string()), false),
+            Err(panic) => (Err(format!("trainer panicked: {panic}")), true),
+        }
     }
 
     /// Replaces the bottom quantile with perturbed copies of the top quantile, and
