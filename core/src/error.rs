@@ -129,6 +129,15 @@ pub enum SpaceError {
         /// What is wrong.
         message: String,
     },
+    /// A condition that cannot hold or cannot be checked: a missing parent, a float
+    /// parent, values the parent cannot take, a cycle.
+    #[error("parameter `{name}`: {message}")]
+    Condition {
+        /// The conditional parameter.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A search-space file that cannot be read or does not parse.
     #[error("search-space file {path}: {message}")]
     File {
@@ -171,6 +180,14 @@ pub enum Error {
         value: String,
         /// The domain, described.
         domain: String,
+    },
+    /// A value for a parameter whose condition does not hold in these params.
+    #[error("parameter `{name}` is given, but it is active only when {condition}")]
+    InactiveParam {
+        /// The parameter.
+        name: String,
+        /// Its condition, described.
+        condition: String,
     },
     /// A point of the unit cube with the wrong length or a non-finite coordinate.
     #[error("invalid unit point: {0}")]

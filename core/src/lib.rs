@@ -49,7 +49,7 @@ pub use params::{Params, Value};
 pub use pruner::{NopPruner, Pruner};
 pub use resumable::{Checkpoint, Resumable, Span};
 pub use sampler::{study_rng, trial_rng, KnobRng, Sampler};
-pub use space::{Domain, Param, Prior, Scale, SearchSpace, SpaceBuilder};
+pub use space::{Condition, Domain, Param, Prior, Scale, SearchSpace, SpaceBuilder};
 pub use spelling::did_you_mean;
 pub use storage::{
     open_storage, Event, JournalStorage, MemoryStorage, Owner, Record, Storage, FORMAT_VERSION,

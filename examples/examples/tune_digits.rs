@@ -1,8 +1,10 @@
 //! The main job: tune a dfdx MLP on the embedded handwritten digits.
 //!
-//! A Bayesian-optimization study (by default) over the learning rate (log scale), Adam's
-//! β1 (log of 1-β), 1 to 3 hidden layers, hidden units, dropout and batch size, a few
-//! epochs per trial, on two workers. It writes the journal (rerun with `--storage` to
+//! A Bayesian-optimization study (by default) over the learning rate (log scale), the
+//! optimizer with its own momentum parameter (Adam's β1, SGD's momentum or RMSprop's ρ,
+//! each on the log of 1-β), 1 to 3 hidden layers with a width each (log scale), dropout
+//! and batch size, a few epochs per trial, on two workers (`--space flat`: Adam only,
+//! one width for every layer). It writes the journal (rerun with `--storage` to
 //! resume), TensorBoard logs (scalars, histograms, input images, confusion matrices,
 //! HParams) and a report under `runs/`, and ends with a leaderboard, the best params,
 //! the best validation accuracy and the parameters ranked by importance.
@@ -33,6 +35,16 @@ enum DatasetName {
     Digits,
 }
 
+/// The search space of the study.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SpaceName {
+    /// The optimizer and its own momentum parameter, and a width per layer: `beta1`
+    /// with Adam, `momentum` with SGD, `rho` with RMSprop, `units_i` for each layer.
+    Conditional,
+    /// Adam only, one width for every layer.
+    Flat,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum PrunerName {
     None,
@@ -48,6 +60,9 @@ struct Args {
     /// tpe-uni, gp-startupN (the GP after N design points) or tpe-candidatesN.
     #[arg(long, default_value = "gp", value_parser = known_sampler)]
     sampler: String,
+    /// The search space.
+    #[arg(long, value_enum, default_value = "conditional")]
+    space: SpaceName,
     /// Trials in the study (a resumed study is topped up to this many).
     #[arg(long, default_value_t = 20)]
     trials: usize,
@@ -90,13 +105,27 @@ struct Args {
     quiet: bool,
 }
 
-fn space() -> SearchSpace {
-    SearchSpace::builder()
-        .float("lr", 1e-4, 3e-2, Scale::Log)
-        .float("beta1", 0.8, 0.99, Scale::LogOneMinus)
-        .int("layers", 1, 3, Scale::Linear)
-        .int("units", 32, 512, Scale::Log)
-        .float("dropout", 0.0, 0.5, Scale::Linear)
+fn space(name: SpaceName) -> SearchSpace {
+    let b = SearchSpace::builder().float("lr", 1e-4, 3e-2, Scale::Log);
+    let b = match name {
+        SpaceName::Conditional => b
+            .categorical("optimizer", ["adam", "sgd", "rmsprop"])
+            .float("beta1", 0.8, 0.99, Scale::LogOneMinus)
+            .when_in("optimizer", ["adam"])
+            .float("momentum", 0.8, 0.99, Scale::LogOneMinus)
+            .when_in("optimizer", ["sgd"])
+            .float("rho", 0.8, 0.99, Scale::LogOneMinus)
+            .when_in("optimizer", ["rmsprop"])
+            .int("layers", 1, 3, Scale::Linear)
+            .repeated("layers", |b, i| {
+                b.int(format!("units_{i}"), 32, 512, Scale::Log)
+            }),
+        SpaceName::Flat => b
+            .float("beta1", 0.8, 0.99, Scale::LogOneMinus)
+            .int("layers", 1, 3, Scale::Linear)
+            .int("units", 32, 512, Scale::Log),
+    };
+    b.float("dropout", 0.0, 0.5, Scale::Linear)
         .categorical("batch_size", [32, 64, 128])
         .build()
         .expect("the search space is valid")
@@ -152,7 +181,7 @@ fn main() -> Result<(), Report> {
     // refused here, before any training.
     std::fs::create_dir_all(&logdir)
         .map_err(|e| format!("log directory {}: {e}", logdir.display()))?;
-    let space = space();
+    let space = space(args.space);
     let mut builder = Study::builder(space.clone())
         .direction(Direction::Maximize)
         .sampler(knob_samplers::by_name_for(

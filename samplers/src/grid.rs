@@ -121,13 +121,47 @@ impl GridSampler {
             .collect()
     }
 
-    /// How many points the grid has for `space`.
+    /// How many points the grid has for `space`: in a conditional space, the valid
+    /// combinations only (a parameter that is inactive takes no values of its own).
     pub fn size(&self, space: &SearchSpace) -> u64 {
-        self.axes(space)
-            .iter()
-            .map(|a| a.len() as u64)
-            .fold(1u64, u64::saturating_mul)
+        let axes = self.axes(space);
+        let full = full_size(&axes);
+        if !space.is_conditional() || full == u64::MAX {
+            return full;
+        }
+        (0..full).filter(|&i| valid(space, &axes, i)).count() as u64
     }
+}
+
+/// The number of points of the full product of `axes`, `u64::MAX` when it overflows.
+fn full_size(axes: &[Vec<f64>]) -> u64 {
+    axes.iter()
+        .map(|a| a.len() as u64)
+        .fold(1u64, u64::saturating_mul)
+}
+
+/// The point of mixed-radix index `index` (first parameter fastest).
+fn point_at(axes: &[Vec<f64>], index: u64) -> Vec<f64> {
+    let mut rest = index;
+    axes.iter()
+        .map(|axis| {
+            let k = (rest % axis.len() as u64) as usize;
+            rest /= axis.len() as u64;
+            axis[k]
+        })
+        .collect()
+}
+
+/// Whether the point of `index` is a combination of its own: each parameter that is
+/// inactive there sits at its first grid value, so that each combination of the
+/// active parameters has exactly one index.
+fn valid(space: &SearchSpace, axes: &[Vec<f64>], index: u64) -> bool {
+    let point = point_at(axes, index);
+    space
+        .active(&point)
+        .iter()
+        .zip(axes.iter().zip(&point))
+        .all(|(&on, (axis, &u))| on || u == axis[0])
 }
 
 /// The unit coordinate of every value of a discrete domain, in order.
@@ -159,40 +193,38 @@ impl Sampler for GridSampler {
         rng: &mut KnobRng,
     ) -> Result<Option<Vec<f64>>> {
         let axes = self.axes(space);
-        let size = self.size(space);
+        let size = full_size(&axes);
         if size == u64::MAX {
             return Err(Error::Sampler {
                 sampler: "GridSampler".into(),
                 message: "the grid has more points than fit in a u64; lower the resolution".into(),
             });
         }
-        // Mixed-radix index of a point, first parameter fastest.
+        let conditional = space.is_conditional();
+        // Mixed-radix index of a point, first parameter fastest; an inactive
+        // parameter counts as its first value.
         let index_of = |unit: &[f64]| -> u64 {
-            axes.iter().zip(unit).rev().fold(0u64, |acc, (axis, &u)| {
-                acc * axis.len() as u64 + nearest(axis, u) as u64
-            })
+            let active = space.active(unit);
+            axes.iter()
+                .zip(unit)
+                .zip(active)
+                .rev()
+                .fold(0u64, |acc, ((axis, &u), on)| {
+                    acc * axis.len() as u64 + if on { nearest(axis, u) as u64 } else { 0 }
+                })
         };
         let taken: HashSet<u64> = history.trials().iter().map(|t| index_of(&t.unit)).collect();
-        if taken.len() as u64 >= size {
+        if !conditional && taken.len() as u64 >= size {
             return Ok(None);
         }
         let order = Permutation::new(size, self.shuffle.then(|| study_rng(rng).gen()));
         let Some(index) = (0..size)
             .map(|p| order.apply(p))
-            .find(|i| !taken.contains(i))
+            .find(|i| !taken.contains(i) && (!conditional || valid(space, &axes, *i)))
         else {
             return Ok(None);
         };
-        let mut rest = index;
-        let point = axes
-            .iter()
-            .map(|axis| {
-                let k = (rest % axis.len() as u64) as usize;
-                rest /= axis.len() as u64;
-                axis[k]
-            })
-            .collect();
-        Ok(Some(point))
+        Ok(Some(point_at(&axes, index)))
     }
 }
 

@@ -11,6 +11,8 @@
 
 use std::f64::consts::{E, PI};
 
+#[cfg(test)]
+use knob_core::Value;
 use knob_core::{Params, Scale, SearchSpace};
 
 /// A test function: a search space, an objective to minimize and its minimum.
@@ -21,7 +23,16 @@ pub struct TestFunction {
     /// The known global minimum, for regret.
     pub minimum: f64,
     space: fn() -> SearchSpace,
-    objective: fn(&[f64]) -> f64,
+    objective: Objective,
+}
+
+/// How a test function reads its params.
+#[derive(Debug, Clone, Copy)]
+enum Objective {
+    /// Every parameter is a float, read in space order.
+    Vector(fn(&[f64]) -> f64),
+    /// A conditional space: the function reads the params by name.
+    Params(fn(&Params) -> f64),
 }
 
 impl TestFunction {
@@ -30,13 +41,18 @@ impl TestFunction {
         (self.space)()
     }
 
-    /// The objective at `params` (read in space order).
+    /// The objective at `params`.
     pub fn eval(&self, params: &Params) -> f64 {
-        let x: Vec<f64> = params
-            .iter()
-            .map(|(name, _)| params.float(name).expect("numeric"))
-            .collect();
-        (self.objective)(&x)
+        match self.objective {
+            Objective::Vector(f) => {
+                let x: Vec<f64> = params
+                    .iter()
+                    .map(|(name, _)| params.float(name).expect("numeric"))
+                    .collect();
+                f(&x)
+            }
+            Objective::Params(f) => f(params),
+        }
     }
 
     /// The six functions of the samplers issue, in a fixed order: the default set.
@@ -49,11 +65,19 @@ impl TestFunction {
         &MORE
     }
 
-    /// The function called `name`, in either set.
+    /// Functions on conditional spaces, where a parameter exists only for some values
+    /// of another: `hierarchical` (a choice picks one of three sub-functions, each
+    /// with parameters of its own) and `network` (1 to 4 layers, a width per layer).
+    pub fn conditional() -> &'static [TestFunction] {
+        &CONDITIONAL
+    }
+
+    /// The function called `name`, in any set.
     pub fn by_name(name: &str) -> Option<TestFunction> {
         FUNCTIONS
             .iter()
             .chain(&MORE)
+            .chain(&CONDITIONAL)
             .copied()
             .find(|f| f.name == name)
     }
@@ -186,31 +210,31 @@ static MORE: [TestFunction; 5] = [
         name: "goldstein_price",
         minimum: 3.0,
         space: || boxed(&[(-2.0, 2.0); 2]),
-        objective: goldstein_price,
+        objective: Objective::Vector(goldstein_price),
     },
     TestFunction {
         name: "six_hump_camel",
         minimum: -1.031_628_453_489_877,
         space: || boxed(&[(-3.0, 3.0), (-2.0, 2.0)]),
-        objective: six_hump_camel,
+        objective: Objective::Vector(six_hump_camel),
     },
     TestFunction {
         name: "hartmann3",
         minimum: -3.862_782_147_820_756,
         space: || boxed(&[(0.0, 1.0); 3]),
-        objective: hartmann3,
+        objective: Objective::Vector(hartmann3),
     },
     TestFunction {
         name: "styblinski_tang5",
         minimum: -39.166_165_703_771_42 * 5.0,
         space: || boxed(&[(-5.0, 5.0); 5]),
-        objective: styblinski_tang,
+        objective: Objective::Vector(styblinski_tang),
     },
     TestFunction {
         name: "levy6",
         minimum: 0.0,
         space: || boxed(&[(-10.0, 10.0); 6]),
-        objective: levy,
+        objective: Objective::Vector(levy),
     },
 ];
 
@@ -219,31 +243,31 @@ static FUNCTIONS: [TestFunction; 6] = [
         name: "branin",
         minimum: 0.397_887_357_729_738,
         space: || boxed(&[(-5.0, 10.0), (0.0, 15.0)]),
-        objective: branin,
+        objective: Objective::Vector(branin),
     },
     TestFunction {
         name: "hartmann6",
         minimum: -3.322_368_011_415_515,
         space: || boxed(&[(0.0, 1.0); 6]),
-        objective: hartmann6,
+        objective: Objective::Vector(hartmann6),
     },
     TestFunction {
         name: "rosenbrock4",
         minimum: 0.0,
         space: || boxed(&[(-5.0, 10.0); 4]),
-        objective: rosenbrock,
+        objective: Objective::Vector(rosenbrock),
     },
     TestFunction {
         name: "ackley5",
         minimum: 0.0,
         space: || boxed(&[(-32.768, 32.768); 5]),
-        objective: ackley,
+        objective: Objective::Vector(ackley),
     },
     TestFunction {
         name: "lowdim10",
         minimum: 0.0,
         space: || boxed(&[(0.0, 1.0); 10]),
-        objective: lowdim10,
+        objective: Objective::Vector(lowdim10),
     },
     TestFunction {
         name: "logscale_lr",
@@ -255,17 +279,93 @@ static FUNCTIONS: [TestFunction; 6] = [
                 .build()
                 .expect("valid bounds")
         },
-        objective: logscale_lr,
+        objective: Objective::Vector(logscale_lr),
+    },
+];
+
+/// A choice of three branches, each with parameters of its own: branch `a` is a bowl
+/// with minimum 1, `b` a narrower bowl with minimum 0 (the global one), `c` a
+/// one-parameter valley with minimum 0.5. A sampler must find the right branch and
+/// then tune only that branch's parameters. The best branch is also the best on
+/// average (its mean over its box is 0.68, `c`'s 1.02, `a`'s 1.30), so the function
+/// tests modelling, not escaping a trap.
+fn hierarchical(p: &Params) -> f64 {
+    let x = |name: &str| p.float(name).expect("an active float");
+    match p.str("branch").expect("a branch") {
+        "a" => 1.0 + (x("a0") - 0.2).powi(2) + (x("a1") - 0.7).powi(2),
+        "b" => {
+            2.0 * (x("b0") - 0.8).powi(2) + 2.0 * (x("b1") - 0.3).powi(2) + (x("b2") - 0.5).powi(2)
+        }
+        _ => 0.5 + 2.0 * (x("c0") - 0.4).abs(),
+    }
+}
+
+fn hierarchical_space() -> SearchSpace {
+    let unit = |b: knob_core::SpaceBuilder, name: &str, branch: &str| {
+        b.float(name, 0.0, 1.0, Scale::Linear)
+            .when_in("branch", [branch])
+    };
+    let b = SearchSpace::builder().categorical("branch", ["a", "b", "c"]);
+    let b = unit(unit(b, "a0", "a"), "a1", "a");
+    let b = unit(unit(unit(b, "b0", "b"), "b1", "b"), "b2", "b");
+    unit(b, "c0", "c").build().expect("a valid space")
+}
+
+/// A "network" of 1 to 4 layers with a width per layer (`w0` .. `w3` in [0, 1], each
+/// active only up to the chosen depth): each layer's width has its own best value,
+/// and three layers are best. Minimum 0 at 3 layers with `w_i = 0.2 + 0.2 i`.
+fn network(p: &Params) -> f64 {
+    let layers = p.int("layers").expect("layers");
+    let widths: f64 = (0..layers)
+        .map(|i| {
+            let w = p.float(&format!("w{i}")).expect("an active width");
+            (w - (0.2 + 0.2 * i as f64)).powi(2)
+        })
+        .sum();
+    0.15 * ((layers - 3) as f64).powi(2) + widths
+}
+
+fn network_space() -> SearchSpace {
+    SearchSpace::builder()
+        .int("layers", 1, 4, Scale::Linear)
+        .repeated("layers", |b, i| {
+            b.float(format!("w{i}"), 0.0, 1.0, Scale::Linear)
+        })
+        .build()
+        .expect("a valid space")
+}
+
+static CONDITIONAL: [TestFunction; 2] = [
+    TestFunction {
+        name: "hierarchical",
+        minimum: 0.0,
+        space: hierarchical_space,
+        objective: Objective::Params(hierarchical),
+    },
+    TestFunction {
+        name: "network",
+        minimum: 0.0,
+        space: network_space,
+        objective: Objective::Params(network),
     },
 ];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use knob_core::Value;
+
+    /// The objective of a function on a flat space, on a vector.
+    fn vector(f: &TestFunction) -> fn(&[f64]) -> f64 {
+        match f.objective {
+            Objective::Vector(g) => g,
+            Objective::Params(_) => panic!("{} is conditional", f.name),
+        }
+    }
 
     #[test]
     fn the_known_minima_are_attained() {
-        let at = |f: &str, x: &[f64]| (TestFunction::by_name(f).unwrap().objective)(x);
+        let at = |f: &str, x: &[f64]| vector(&TestFunction::by_name(f).unwrap())(x);
         let branin_min = TestFunction::by_name("branin").unwrap().minimum;
         for x in [[-PI, 12.275], [PI, 2.275], [9.42478, 2.475]] {
             assert!((at("branin", &x) - branin_min).abs() < 1e-5);
@@ -298,9 +398,42 @@ mod tests {
                 for step in [-1e-3, 1e-3] {
                     let mut y = x.clone();
                     y[d] += step;
-                    assert!((f.objective)(&y) > f.minimum - 1e-9, "{name} moved on {d}");
+                    assert!(vector(&f)(&y) > f.minimum - 1e-9, "{name} moved on {d}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_conditional_functions_reach_their_minima_in_the_right_branch() {
+        let at = |name: &str, point: &[(&str, Value)]| {
+            let f = TestFunction::by_name(name).unwrap();
+            let params = Params::from_iter(point.iter().cloned());
+            let unit = f.space().to_unit(&params).unwrap();
+            assert_eq!(
+                f.space().from_unit(&unit).unwrap(),
+                params,
+                "{name}: only active params"
+            );
+            f.eval(&params) - f.minimum
+        };
+        let b = [
+            ("branch", "b".into()),
+            ("b0", 0.8.into()),
+            ("b1", 0.3.into()),
+            ("b2", 0.5.into()),
+        ];
+        assert!(at("hierarchical", &b).abs() < 1e-12);
+        let c = [("branch", "c".into()), ("c0", 0.4.into())];
+        assert_eq!(at("hierarchical", &c), 0.5);
+        let best = [
+            ("layers", 3.into()),
+            ("w0", 0.2.into()),
+            ("w1", 0.4.into()),
+            ("w2", 0.6.into()),
+        ];
+        assert!(at("network", &best).abs() < 1e-12);
+        let shallow = [("layers", 1.into()), ("w0", 0.2.into())];
+        assert!(at("network", &shallow) > 0.5);
     }
 }

@@ -278,3 +278,100 @@ fn a_few_distinct_points_tried_many_times_do_not_break_the_models() {
         }
     }
 }
+
+/// A conditional space with every kind of condition: a choice, a nested choice and a
+/// repeated group under an int.
+fn conditional_space() -> SearchSpace {
+    SearchSpace::builder()
+        .categorical("optimizer", ["adam", "sgd", "rmsprop"])
+        .float("beta1", 0.8, 0.999, Scale::LogOneMinus)
+        .when_in("optimizer", ["adam"])
+        .categorical("nesterov", [false, true])
+        .when_in("optimizer", ["sgd"])
+        .float("momentum", 0.5, 0.99, Scale::LogOneMinus)
+        .when_in("nesterov", [true])
+        .int("layers", 1, 3, Scale::Linear)
+        .repeated("layers", |b, i| {
+            b.int(format!("units_{i}"), 16, 256, Scale::Log)
+        })
+        .float("lr", 1e-4, 1e-1, Scale::Log)
+        .build()
+        .unwrap()
+}
+
+/// A smooth objective on the conditional space that reads only active params.
+fn conditional_objective(p: &knob_core::Params) -> f64 {
+    let lr = (p.float("lr").unwrap().log10() + 2.5).powi(2);
+    let opt = match p.str("optimizer").unwrap() {
+        "adam" => (p.float("beta1").unwrap() - 0.95).abs(),
+        "sgd" => p.float("momentum").map_or(0.5, |m| (m - 0.9).abs()),
+        _ => 0.3,
+    };
+    let layers = p.int("layers").unwrap();
+    let units: f64 = (0..layers)
+        .map(|i| ((p.int(&format!("units_{i}")).unwrap() as f64).log2() - 6.0).abs() / 4.0)
+        .sum();
+    lr + opt + units + 0.2 * (layers - 2).abs() as f64
+}
+
+#[test]
+fn conditional_spaces_get_only_active_params_deterministically() {
+    let space = conditional_space();
+    for name in ALL {
+        let run = |seed| {
+            let study = Study::builder(space.clone())
+                .sampler(sampler(name))
+                .seed(seed)
+                .build()
+                .unwrap();
+            for _ in 0..24 {
+                let Some(t) = study.ask().unwrap() else { break };
+                // Every param the trial holds is active, and every active one is held.
+                let unit = space.to_unit(&t.params).unwrap();
+                let active = space.active(&unit);
+                for (p, on) in space.params().iter().zip(&active) {
+                    assert_eq!(
+                        t.params.get(&p.name).is_some(),
+                        *on,
+                        "{name}: {} in {}",
+                        p.name,
+                        t.params
+                    );
+                }
+                let value = conditional_objective(&t.params);
+                study.tell(t.number, Outcome::Complete(value)).unwrap();
+            }
+            study.trials().unwrap()
+        };
+        let (first, again) = (run(4), run(4));
+        assert!(first.len() >= 12, "{name}: {} trials", first.len());
+        let params =
+            |ts: &[knob_core::Trial]| ts.iter().map(|t| t.params.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            params(&first),
+            params(&again),
+            "{name}: deterministic for a seed"
+        );
+        let history = History::new(first, knob_core::Direction::Minimize);
+        let u = sampler(name)
+            .suggest(&space, &history, &mut trial_rng(4, 99))
+            .unwrap();
+        if let Some(u) = u {
+            assert!(u.iter().all(|x| (0.0..=1.0).contains(x)), "{name}: {u:?}");
+        }
+    }
+}
+
+#[test]
+fn model_based_samplers_beat_random_search_on_conditional_functions() {
+    for function in ["hierarchical", "network"] {
+        let random = median_regret("random", function, 5, 40);
+        for name in ["gp", "tpe"] {
+            let model = median_regret(name, function, 5, 40);
+            assert!(
+                model < random,
+                "{name} on {function}: median regret {model} vs random {random}"
+            );
+        }
+    }
+}

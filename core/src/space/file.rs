@@ -42,8 +42,8 @@ impl<'de> Deserialize<'de> for ParamFile {
 fn param_from_fields(
     fields: serde_json::Map<String, serde_json::Value>,
 ) -> std::result::Result<Param, SpaceError> {
-    const NUMERIC: &[&str] = &["name", "type", "low", "high", "scale", "prior"];
-    const CATEGORICAL: &[&str] = &["name", "type", "choices"];
+    const NUMERIC: &[&str] = &["name", "type", "low", "high", "scale", "prior", "when"];
+    const CATEGORICAL: &[&str] = &["name", "type", "choices", "when"];
     let name = fields
         .get("name")
         .and_then(serde_json::Value::as_str)

@@ -5,6 +5,7 @@
 //! sampling of `1 - β` for a momentum, coarse-to-fine zooming and Gaussian-process
 //! modelling all reduce to uniform work in the cube.
 
+mod condition;
 mod domain;
 mod file;
 
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, SpaceError};
 use crate::params::{Params, Value};
+pub use condition::Condition;
 pub use domain::{Domain, Scale};
 
 /// One named parameter of a search space.
@@ -25,6 +27,9 @@ pub struct Param {
     /// Where good values are believed to lie, if anywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior: Option<Prior>,
+    /// When it is active, if not always: a trial's params hold it only then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 impl Param {
@@ -116,6 +121,9 @@ impl SearchSpace {
                 Some((_, q)) if q.prior != p.prior => {
                     lines.push(format!("`{}` has another prior", p.name))
                 }
+                Some((_, q)) if q.when != p.when => {
+                    lines.push(format!("`{}` has another condition", p.name))
+                }
                 Some(_) => {}
             }
         }
@@ -158,6 +166,9 @@ impl SearchSpace {
                 });
             }
         }
+        for p in &params {
+            condition::validate(p, &params)?;
+        }
         Ok(Self { params })
     }
 
@@ -181,7 +192,8 @@ impl SearchSpace {
         self.params.iter().enumerate().find(|(_, p)| p.name == name)
     }
 
-    /// The params at a point of the unit cube (coordinates are clamped to `[0, 1]`).
+    /// The params at a point of the unit cube (coordinates are clamped to `[0, 1]`):
+    /// the active parameters only.
     pub fn from_unit(&self, point: &[f64]) -> Result<Params> {
         if point.len() != self.params.len() {
             return Err(Error::InvalidPoint(format!(
@@ -190,31 +202,48 @@ impl SearchSpace {
                 self.params.len()
             )));
         }
+        if let Some((p, u)) = self.params.iter().zip(point).find(|(_, u)| !u.is_finite()) {
+            return Err(Error::InvalidPoint(format!(
+                "coordinate of `{}` is {u}",
+                p.name
+            )));
+        }
         let mut params = Params::new();
-        for (p, &u) in self.params.iter().zip(point) {
-            if !u.is_finite() {
-                return Err(Error::InvalidPoint(format!(
-                    "coordinate of `{}` is {u}",
-                    p.name
-                )));
+        for ((p, &u), on) in self.params.iter().zip(point).zip(self.active(point)) {
+            if on {
+                params.insert(p.name.clone(), p.domain.from_unit(u));
             }
-            params.insert(p.name.clone(), p.domain.from_unit(u));
         }
         Ok(params)
     }
 
-    /// The unit point of `params`, which must hold every parameter of the space.
-    /// Extra entries are ignored.
+    /// The unit point of `params`, which must hold every active parameter of the space
+    /// and no inactive one; an inactive parameter's coordinate is 0.5. Entries that are
+    /// not parameters of the space are ignored.
     pub fn to_unit(&self, params: &Params) -> Result<Vec<f64>> {
+        let values: Vec<Value> = self
+            .params
+            .iter()
+            .map(|p| params.get(&p.name).cloned().unwrap_or(Value::Bool(false)))
+            .collect();
+        let active = self.active_with(&values);
         self.params
             .iter()
-            .map(|p| {
-                let value = params.value(&p.name)?;
-                p.domain.to_unit(value).ok_or_else(|| Error::OutOfDomain {
+            .zip(active)
+            .map(|(p, on)| match (on, params.get(&p.name)) {
+                (false, None) => Ok(0.5),
+                (false, Some(_)) => Err(Error::InactiveParam {
                     name: p.name.clone(),
-                    value: value.to_string(),
-                    domain: p.domain.to_string(),
-                })
+                    condition: p.when.as_ref().map_or_else(String::new, |c| c.to_string()),
+                }),
+                (true, _) => {
+                    let value = params.value(&p.name)?;
+                    p.domain.to_unit(value).ok_or_else(|| Error::OutOfDomain {
+                        name: p.name.clone(),
+                        value: value.to_string(),
+                        domain: p.domain.to_string(),
+                    })
+                }
             })
             .collect()
     }
@@ -224,6 +253,8 @@ impl SearchSpace {
 #[derive(Debug, Clone, Default)]
 pub struct SpaceBuilder {
     params: Vec<Param>,
+    /// A mistake found while building, reported by `build`.
+    error: Option<SpaceError>,
 }
 
 impl SpaceBuilder {
@@ -253,7 +284,95 @@ impl SpaceBuilder {
             name: name.into(),
             domain,
             prior: None,
+            when: None,
         });
+        self
+    }
+
+    /// Makes the parameter added last active only when `parent` takes one of
+    /// `values` (checked at [`SpaceBuilder::build`]).
+    ///
+    /// ```
+    /// use knob_core::{Scale, SearchSpace};
+    /// let space = SearchSpace::builder()
+    ///     .categorical("optimizer", ["adam", "sgd", "rmsprop"])
+    ///     .float("beta1", 0.8, 0.999, Scale::LogOneMinus).when_in("optimizer", ["adam"])
+    ///     .float("momentum", 0.8, 0.999, Scale::LogOneMinus).when_in("optimizer", ["sgd"])
+    ///     .float("rho", 0.8, 0.999, Scale::LogOneMinus).when_in("optimizer", ["rmsprop"])
+    ///     .build()?;
+    /// let sgd = space.from_unit(&[0.5, 0.1, 0.9, 0.1])?;
+    /// assert_eq!(sgd.iter().map(|(name, _)| name).collect::<Vec<_>>(), ["optimizer", "momentum"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn when_in<V: Into<Value>>(
+        self,
+        parent: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.when(Condition::one_of(parent, values))
+    }
+
+    /// Makes the parameter added last active only when integer `parent` is at least
+    /// `min`.
+    pub fn when_at_least(self, parent: impl Into<String>, min: i64) -> Self {
+        self.when(Condition::at_least(parent, min))
+    }
+
+    /// Makes the parameter added last active only under `condition`.
+    pub fn when(mut self, condition: Condition) -> Self {
+        if let Some(last) = self.params.last_mut() {
+            last.when = Some(condition);
+        }
+        self
+    }
+
+    /// A group of parameters repeated once per possible value of integer `count`
+    /// (declared before): `add(builder, i)` adds the parameters of index `i`, which
+    /// are active only when `count > i`. One line declares per-layer widths:
+    ///
+    /// ```
+    /// use knob_core::{Scale, SearchSpace};
+    /// let space = SearchSpace::builder()
+    ///     .int("layers", 1, 3, Scale::Linear)
+    ///     .repeated("layers", |b, i| b.int(format!("units_{i}"), 16, 512, Scale::Log))
+    ///     .build()?;
+    /// assert_eq!(space.len(), 4);
+    /// let two_layers = space.from_unit(&[0.5, 0.5, 0.5, 0.5])?;
+    /// assert!(two_layers.get("units_1").is_some() && two_layers.get("units_2").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// An index below `count`'s lowest value is always active. A `count` that is not
+    /// an int parameter added before adds nothing, and the build names it.
+    pub fn repeated(
+        mut self,
+        count: &str,
+        add: impl Fn(SpaceBuilder, usize) -> SpaceBuilder,
+    ) -> Self {
+        let Some((low, high)) = self
+            .params
+            .iter()
+            .find(|p| p.name == count)
+            .and_then(|p| match p.domain {
+                Domain::Int { low, high, .. } if high >= 1 => Some((low, high)),
+                _ => None,
+            })
+        else {
+            self.error.get_or_insert(SpaceError::Condition {
+                name: count.to_owned(),
+                message: "`repeated` needs it to be an int parameter with a positive upper bound, added before".into(),
+            });
+            return self;
+        };
+        for i in 0..high as usize {
+            let before = self.params.len();
+            self = add(self, i);
+            if (i as i64) >= low {
+                for p in &mut self.params[before..] {
+                    p.when = Some(Condition::at_least(count, i as i64 + 1));
+                }
+            }
+        }
         self
     }
 
@@ -282,7 +401,10 @@ impl SpaceBuilder {
 
     /// The validated space, or an error naming the first parameter at fault.
     pub fn build(self) -> std::result::Result<SearchSpace, SpaceError> {
-        SearchSpace::new(self.params)
+        match self.error {
+            Some(e) => Err(e),
+            None => SearchSpace::new(self.params),
+        }
     }
 }
 

@@ -50,17 +50,32 @@ impl Leaderboard {
 
 impl fmt::Display for Leaderboard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(first) = self.rows.first() else {
+        if self.rows.is_empty() {
             writeln!(f, "(no complete trials)")?;
             return self.write_failed(f);
-        };
+        }
+        // Every parameter any row holds (a conditional space's trials hold different
+        // ones), each after the one it follows in the rows; `-` where a row lacks it.
+        let mut names: Vec<&str> = Vec::new();
+        for t in &self.rows {
+            let mut at = 0;
+            for (name, _) in t.params.iter() {
+                match names.iter().position(|n| *n == name) {
+                    Some(i) => at = i + 1,
+                    None => {
+                        names.insert(at, name);
+                        at += 1;
+                    }
+                }
+            }
+        }
         let mut header = vec![
             "rank".to_owned(),
             "trial".into(),
             "value".into(),
             "secs".into(),
         ];
-        header.extend(first.params.iter().map(|(name, _)| name.to_owned()));
+        header.extend(names.iter().map(|name| (*name).to_owned()));
         let mut table = vec![header];
         for (rank, t) in self.rows.iter().enumerate() {
             let mut row = vec![
@@ -69,9 +84,10 @@ impl fmt::Display for Leaderboard {
                 crate::format_number(t.value.unwrap_or(f64::NAN)),
                 format!("{:.1}", t.duration_secs()),
             ];
-            row.extend(t.params.iter().map(|(_, v)| match v {
-                crate::Value::Float(x) => crate::format_number(*x),
-                other => other.to_string(),
+            row.extend(names.iter().map(|name| match t.params.get(name) {
+                Some(crate::Value::Float(x)) => crate::format_number(*x),
+                Some(other) => other.to_string(),
+                None => "-".to_owned(),
             }));
             table.push(row);
         }

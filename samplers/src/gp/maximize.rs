@@ -32,7 +32,8 @@ pub(crate) struct Effort {
 }
 
 /// The point of the unit cube that maximizes `acq`; `snap` moves a point onto the grid
-/// of integer and categorical values.
+/// of integer and categorical values (and inactive coordinates to their fixed point),
+/// `active` says which coordinates of a point local search may move.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn maximize(
     post: &Posterior,
@@ -41,6 +42,7 @@ pub(crate) fn maximize(
     axes: &[Axis],
     incumbents: &[&[f64]],
     snap: &dyn Fn(&[f64]) -> Vec<f64>,
+    active: &dyn Fn(&[f64]) -> Vec<bool>,
     prior: PriorWeight<'_>,
     effort: Effort,
     rng: &mut KnobRng,
@@ -85,8 +87,12 @@ pub(crate) fn maximize(
     if numeric.is_empty() {
         return best_point;
     }
-    let (lower, upper) = (vec![0.0; numeric.len()], vec![1.0; numeric.len()]);
     for (_, start) in &scored {
+        // Only the parameters active at the start move: an inactive one's coordinate
+        // is fixed for the model.
+        let on = active(start);
+        let numeric: Vec<usize> = numeric.iter().copied().filter(|&d| on[d]).collect();
+        let (lower, upper) = (vec![0.0; numeric.len()], vec![1.0; numeric.len()]);
         let mut point = start.clone();
         let mut objective = |x: &[f64], grad: &mut [f64]| -> f64 {
             for (k, &d) in numeric.iter().enumerate() {

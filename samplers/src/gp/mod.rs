@@ -138,7 +138,10 @@ impl GpSampler {
         if observations.len() < self.startup.max(3) {
             return None;
         }
-        let x: Vec<Vec<f64>> = observations.iter().map(|o| o.unit.to_vec()).collect();
+        let x: Vec<Vec<f64>> = observations
+            .iter()
+            .map(|o| impute(space, o.unit.to_vec()))
+            .collect();
         let losses: Vec<f64> = observations.iter().map(|o| o.loss).collect();
         let y = if self.warp {
             warp::warp(&losses)
@@ -160,9 +163,10 @@ impl GpSampler {
 }
 
 /// Moves a unit point onto the values the space can take: integers and choices to the
-/// centre of their slice; floats stay.
+/// centre of their slice; floats stay; the coordinates of inactive parameters (in a
+/// conditional space) go to [`INACTIVE`].
 fn snap(space: &SearchSpace, u: &[f64]) -> Vec<f64> {
-    space
+    let snapped = space
         .params()
         .iter()
         .zip(u)
@@ -174,7 +178,31 @@ fn snap(space: &SearchSpace, u: &[f64]) -> Vec<f64> {
                 Domain::choice_centre(Domain::choice_index(x, k), k)
             }
         })
-        .collect()
+        .collect();
+    impute(space, snapped)
+}
+
+/// Where the model puts the coordinate of a parameter that is inactive in a trial: a
+/// fixed point, the centre of the interval. Two trials where a parameter is inactive
+/// then agree on it, so the kernel compares them on the parameters they share; the
+/// dimension's lengthscale is fitted to the trials where the parameter varies. (The
+/// centre is inside the cube, so an inactive value looks like an active one at the
+/// centre; that costs a little where both kinds of trial sit near there, and keeps
+/// every point the sampler returns inside the cube.)
+const INACTIVE: f64 = 0.5;
+
+/// `u` with the coordinates of inactive parameters at [`INACTIVE`]; unchanged in a
+/// space without conditions.
+fn impute(space: &SearchSpace, mut u: Vec<f64>) -> Vec<f64> {
+    if space.is_conditional() {
+        let active = space.active(&u);
+        for (x, on) in u.iter_mut().zip(active) {
+            if !on {
+                *x = INACTIVE;
+            }
+        }
+    }
+    u
 }
 
 impl Sampler for GpSampler {
@@ -198,7 +226,10 @@ impl Sampler for GpSampler {
             return Ok(Some(point));
         }
         let axes = Axis::of(space);
-        let mut x: Vec<Vec<f64>> = observations.iter().map(|o| o.unit.to_vec()).collect();
+        let mut x: Vec<Vec<f64>> = observations
+            .iter()
+            .map(|o| impute(space, o.unit.to_vec()))
+            .collect();
         let losses: Vec<f64> = observations.iter().map(|o| o.loss).collect();
         let mut y = if self.warp {
             warp::warp(&losses)
@@ -209,7 +240,10 @@ impl Sampler for GpSampler {
 
         let hyper = fit(&axes, &x, &y, self.restarts, rng);
         let mut post = Posterior::new(&axes, x.clone(), &y, hyper.clone());
-        let pending: Vec<Vec<f64>> = history.pending().map(<[f64]>::to_vec).collect();
+        let pending: Vec<Vec<f64>> = history
+            .pending()
+            .map(|u| impute(space, u.to_vec()))
+            .collect();
         if let (Some(p), false) = (&post, pending.is_empty()) {
             for q in &pending {
                 y.push(p.predict(q).0);
@@ -227,6 +261,7 @@ impl Sampler for GpSampler {
         ranked.sort_by(|a, b| a.loss.total_cmp(&b.loss));
         let incumbents: Vec<&[f64]> = ranked.iter().take(3).map(|o| o.unit).collect();
         let snap = |u: &[f64]| snap(space, u);
+        let active = |u: &[f64]| space.active(u);
         let point = maximize(
             &post,
             self.acquisition,
@@ -234,6 +269,7 @@ impl Sampler for GpSampler {
             &axes,
             &incumbents,
             &snap,
+            &active,
             PriorWeight {
                 priors: &priors,
                 weight: self.prior_strength / observations.len() as f64,

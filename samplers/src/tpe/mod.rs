@@ -128,34 +128,117 @@ impl Sampler for TpeSampler {
         if observations.len() < self.startup.max(2) {
             return crate::RandomSampler::new().suggest(space, history, rng);
         }
-        let mut ranked: Vec<usize> = (0..observations.len()).collect();
-        ranked.sort_by(|&a, &b| observations[a].loss.total_cmp(&observations[b].loss));
-        let n_good = gamma(observations.len());
-        let mut is_good = vec![false; observations.len()];
+        let axes = Axis::of(space);
+        let priors = crate::prior::unit_priors(space);
+        let units: Vec<&[f64]> = observations.iter().map(|o| o.unit).collect();
+        let losses: Vec<f64> = observations.iter().map(|o| o.loss).collect();
+        let pending: Vec<&[f64]> = history.pending().collect();
+        if !space.is_conditional() {
+            let all: Vec<usize> = (0..space.len()).collect();
+            let model = Subspace {
+                dims: &all,
+                axes: &axes,
+                priors: &priors,
+            };
+            return Ok(Some(self.propose(&model, &units, &losses, &pending, rng)));
+        }
+        // A conditional space: each group of parameters that are active together is
+        // modelled from the trials where it was active (Optuna's group decomposition),
+        // with the joint kernel inside the group. A group too rarely active yet is
+        // drawn at random.
+        let mut point = vec![0.5; space.len()];
+        for dims in groups(space) {
+            let active_in = |u: &[f64]| space.active(u)[dims[0]];
+            let rows: Vec<usize> = (0..units.len()).filter(|&i| active_in(units[i])).collect();
+            let values = if rows.len() < self.startup.max(2) {
+                dims.iter().map(|_| rand::Rng::gen(rng)).collect()
+            } else {
+                let units: Vec<&[f64]> = rows.iter().map(|&i| units[i]).collect();
+                let losses: Vec<f64> = rows.iter().map(|&i| losses[i]).collect();
+                let pending: Vec<&[f64]> =
+                    pending.iter().copied().filter(|u| active_in(u)).collect();
+                let model = Subspace {
+                    dims: &dims,
+                    axes: &axes,
+                    priors: &priors,
+                };
+                self.propose(&model, &units, &losses, &pending, rng)
+            };
+            for (&d, v) in dims.iter().zip(values) {
+                point[d] = v;
+            }
+        }
+        Ok(Some(point))
+    }
+}
+
+/// The parameters of a space that the TPE models jointly, with their axes and priors
+/// (indexed by the space's dimensions).
+struct Subspace<'a> {
+    dims: &'a [usize],
+    axes: &'a [Axis],
+    priors: &'a [Option<(f64, f64)>],
+}
+
+fn as_slices(points: &[Vec<f64>]) -> Vec<&[f64]> {
+    points.iter().map(Vec::as_slice).collect()
+}
+
+/// The space's parameters grouped by their condition: parameters with one condition
+/// are active in the same trials. Unconditional ones first, then in order of first
+/// appearance.
+fn groups(space: &SearchSpace) -> Vec<Vec<usize>> {
+    let mut groups: Vec<(Option<&knob_core::Condition>, Vec<usize>)> = Vec::new();
+    for (d, p) in space.params().iter().enumerate() {
+        match groups.iter_mut().find(|(when, _)| *when == p.when.as_ref()) {
+            Some((_, dims)) => dims.push(d),
+            None => groups.push((p.when.as_ref(), vec![d])),
+        }
+    }
+    groups.sort_by_key(|(when, _)| when.is_some());
+    groups.into_iter().map(|(_, dims)| dims).collect()
+}
+
+impl TpeSampler {
+    /// The TPE's proposal for `model`'s parameters, from trials' unit points (in
+    /// trial order) and losses, and the points of running trials (counted as bad).
+    fn propose(
+        &self,
+        model: &Subspace<'_>,
+        units: &[&[f64]],
+        losses: &[f64],
+        pending: &[&[f64]],
+        rng: &mut KnobRng,
+    ) -> Vec<f64> {
+        let dims = model.dims;
+        let project = |u: &[f64]| -> Vec<f64> { dims.iter().map(|&d| u[d]).collect() };
+        let mut ranked: Vec<usize> = (0..units.len()).collect();
+        ranked.sort_by(|&a, &b| losses[a].total_cmp(&losses[b]));
+        let n_good = gamma(units.len());
+        let mut is_good = vec![false; units.len()];
         for &i in &ranked[..n_good] {
             is_good[i] = true;
         }
         // Both sets in trial order, so recency weights apply; pending points are bad.
-        let good: Vec<&[f64]> = (0..observations.len())
+        let good: Vec<Vec<f64>> = (0..units.len())
             .filter(|&i| is_good[i])
-            .map(|i| observations[i].unit)
+            .map(|i| project(units[i]))
             .collect();
-        let bad: Vec<&[f64]> = (0..observations.len())
+        let bad: Vec<Vec<f64>> = (0..units.len())
             .filter(|&i| !is_good[i])
-            .map(|i| observations[i].unit)
-            .chain(history.pending())
+            .map(|i| project(units[i]))
+            .chain(pending.iter().map(|u| project(u)))
             .collect();
-
-        let axes = Axis::of(space);
+        let axes: Vec<Axis> = dims.iter().map(|&d| model.axes[d]).collect();
         let bw = Bandwidth {
             multivariate: self.multivariate,
             prior_weight: self.prior_weight,
-            priors: Some(crate::prior::unit_priors(space)),
+            priors: Some(dims.iter().map(|&d| model.priors[d]).collect()),
         };
-        let l = Parzen::new(&good, &recency_weights(good.len()), &axes, &bw);
-        let g = Parzen::new(&bad, &recency_weights(bad.len()), &axes, &bw);
+        let l = Parzen::new(&as_slices(&good), &recency_weights(good.len()), &axes, &bw);
+        let g = Parzen::new(&as_slices(&bad), &recency_weights(bad.len()), &axes, &bw);
 
-        let best = if self.multivariate {
+        if self.multivariate {
             // Half the candidates from the joint density, half with each coordinate
             // from its own marginal, which recombines good coordinates of different
             // trials.
@@ -165,7 +248,7 @@ impl Sampler for TpeSampler {
                     if i < joint {
                         l.sample(rng)
                     } else {
-                        (0..space.len()).map(|d| l.sample_axis(d, rng)).collect()
+                        (0..dims.len()).map(|d| l.sample_axis(d, rng)).collect()
                     }
                 })
                 .collect();
@@ -180,7 +263,7 @@ impl Sampler for TpeSampler {
                 .map(|(_, x)| x)
                 .expect("at least one candidate")
         } else {
-            (0..space.len())
+            (0..dims.len())
                 .map(|d| {
                     (0..self.candidates)
                         .map(|_| l.sample_axis(d, rng))
@@ -190,8 +273,7 @@ impl Sampler for TpeSampler {
                         .expect("at least one candidate")
                 })
                 .collect()
-        };
-        Ok(Some(best))
+        }
     }
 }
 

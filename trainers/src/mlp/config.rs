@@ -92,7 +92,7 @@ impl Decay {
 /// | `momentum` | SGD's β in [0, 1) | 0.9 |
 /// | `nesterov` | SGD with Nesterov momentum | false |
 /// | `beta1`, `beta2`, `eps` | Adam's β1, β2, ε | 0.9, 0.999, 1e-8 |
-/// | `rms_beta`, `rms_eps` | RMSprop's β and ε | 0.9, 1e-8 |
+/// | `rho`, `rms_eps` | RMSprop's decay ρ and ε (Keras's names) | 0.9, 1e-8 |
 /// | `layers` | hidden layers (≥ 1) | 1 |
 /// | `units` | units of every hidden layer (≥ 1); `units_0`, `units_1`, ... override one | 128 |
 /// | `activation` | `relu`, `tanh`, `sigmoid`, `gelu` | `relu` |
@@ -153,7 +153,7 @@ impl Config {
         "beta1",
         "beta2",
         "eps",
-        "rms_beta",
+        "rho",
         "rms_eps",
         "layers",
         "units",
@@ -222,8 +222,8 @@ impl Config {
                 OptimizerKind::Adam { beta1, beta2, eps }
             }
             "rmsprop" => {
-                let beta = p.float_or("rms_beta", 0.9)?;
-                unit("rms_beta", beta)?;
+                let beta = p.float_or("rho", 0.9)?;
+                unit("rho", beta)?;
                 let eps = p.float_or("rms_eps", 1e-8)?;
                 check(eps > 0.0, "rms_eps", format!("must be positive, got {eps}"))?;
                 OptimizerKind::RmsProp { beta, eps }
