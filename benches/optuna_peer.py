@@ -5,7 +5,7 @@ Usage: python optuna_peer.py [--samplers tpe,tpe-uni,gp,random] [--functions bra
                              [--seeds 10] [--budget 50]
 
 Needs `pip install optuna` (and `scipy` and `torch` for the GP). The functions, domains and
-known minima are those of benches/src/functions.rs; logscale_lr's beta is searched as
+known minima are those of samplers/src/testing.rs; logscale_lr's beta is searched as
 1 - beta on a log scale, as knob's LogOneMinus scale does.
 """
 import argparse
@@ -121,26 +121,60 @@ FUNCTIONS = {
     "ackley5": (ackley, box([(-32.768, 32.768)] * 5)),
     "lowdim10": (lowdim10, box([(0, 1)] * 10)),
     "logscale_lr": (logscale_lr, logscale_space),
-    # Beyond the samplers issue's six (TestFunction::more in functions.rs).
+    # Beyond the samplers issue's six (TestFunction::more in samplers/src/testing.rs).
     "goldstein_price": (goldstein_price, box([(-2, 2)] * 2)),
     "six_hump_camel": (six_hump_camel, box([(-3, 3), (-2, 2)])),
     "hartmann3": (hartmann3, box([(0, 1)] * 3)),
     "styblinski_tang5": (styblinski_tang, box([(-5, 5)] * 5)),
     "levy6": (levy, box([(-10, 10)] * 6)),
 }
+
+
+# Conditional spaces (TestFunction::conditional in samplers/src/testing.rs), declared
+# define-by-run: a parameter is suggested only where knob's condition holds.
+def hierarchical_space(trial):
+    branch = trial.suggest_categorical("branch", ["a", "b", "c"])
+    names = {"a": ["a0", "a1"], "b": ["b0", "b1", "b2"], "c": ["c0"]}[branch]
+    return {"branch": branch, **{n: trial.suggest_float(n, 0, 1) for n in names}}
+
+
+def hierarchical(p):
+    if p["branch"] == "a":
+        return 1 + (p["a0"] - 0.2) ** 2 + (p["a1"] - 0.7) ** 2
+    if p["branch"] == "b":
+        return 2 * (p["b0"] - 0.8) ** 2 + 2 * (p["b1"] - 0.3) ** 2 + (p["b2"] - 0.5) ** 2
+    return 0.5 + 2 * abs(p["c0"] - 0.4)
+
+
+def network_space(trial):
+    layers = trial.suggest_int("layers", 1, 4)
+    return {"layers": layers, **{f"w{i}": trial.suggest_float(f"w{i}", 0, 1) for i in range(layers)}}
+
+
+def network(p):
+    widths = sum((p[f"w{i}"] - (0.2 + 0.2 * i)) ** 2 for i in range(p["layers"]))
+    return 0.15 * (p["layers"] - 3) ** 2 + widths
+
+
+FUNCTIONS["hierarchical"] = (hierarchical, hierarchical_space)
+FUNCTIONS["network"] = (network, network_space)
 SIX = ["branin", "hartmann6", "rosenbrock4", "ackley5", "lowdim10", "logscale_lr"]
 
 
 def make_sampler(name, seed):
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
+    if name == "tpe-group":
+        # Optuna's TPE for conditional spaces: joint kernels per group of parameters
+        # that appear together.
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     if name == "tpe-uni":
         return optuna.samplers.TPESampler(seed=seed, multivariate=False)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    raise SystemExit(f"unknown sampler {name}; known: tpe, tpe-uni, gp, random")
+    raise SystemExit(f"unknown sampler {name}; known: tpe, tpe-group, tpe-uni, gp, random")
 
 
 def run(function, sampler_name, seed, budget):

@@ -312,6 +312,17 @@ pub fn experiment(name: &str, space: &SearchSpace, created: f64) -> Value {
                     )
                 }
             };
+            // A conditional parameter has no value in some trials: it is declared as
+            // a string without a domain, and each session writes its value as text
+            // or `INACTIVE` (see `session_start`).
+            if p.when.is_some() {
+                return HParamInfo {
+                    name: p.name.clone(),
+                    r#type: HPARAM_STRING,
+                    domain: None,
+                    differs: true,
+                };
+            }
             HParamInfo {
                 name: p.name.clone(),
                 r#type,
@@ -343,21 +354,25 @@ pub fn experiment(name: &str, space: &SearchSpace, created: f64) -> Value {
     )
 }
 
+/// What the HParams dashboard shows for a conditional parameter in a trial where it is
+/// inactive: TensorBoard wants a value for every declared hyperparameter.
+pub const INACTIVE: &str = "inactive";
+
 /// A trial's session start: its hyperparameters, grouped under its own name. Mixed
-/// categorical choices are written as strings, as the experiment declares them.
+/// categorical choices are written as strings, as the experiment declares them; so are
+/// the values of conditional parameters, and [`INACTIVE`] where one is inactive.
 pub fn session_start(
     group: &str,
     params: &Params,
     space: Option<&SearchSpace>,
     started: f64,
 ) -> Value {
-    let hparams = params
+    let mut hparams: std::collections::BTreeMap<String, PbValue> = params
         .iter()
         .map(|(name, v)| {
-            let as_string =
-                space
-                    .and_then(|s| s.param(name))
-                    .is_some_and(|(_, p)| match &p.domain {
+            let as_string = space.and_then(|s| s.param(name)).is_some_and(|(_, p)| {
+                p.when.is_some()
+                    || match &p.domain {
                         Domain::Categorical { choices } => {
                             !choices.iter().all(|c| matches!(c, ParamValue::Bool(_)))
                                 && !choices
@@ -365,15 +380,23 @@ pub fn session_start(
                                     .all(|c| matches!(c, ParamValue::Int(_) | ParamValue::Float(_)))
                         }
                         _ => false,
-                    });
-            let value = if as_string {
-                pb(&ParamValue::Str(v.to_string()))
-            } else {
-                pb(v)
+                    }
+            });
+            let value = match v {
+                ParamValue::Float(x) if as_string => {
+                    pb(&ParamValue::Str(knob_core::format_number(*x)))
+                }
+                v if as_string => pb(&ParamValue::Str(v.to_string())),
+                v => pb(v),
             };
             (name.to_owned(), value)
         })
         .collect();
+    for p in space.map_or(&[][..], |s| s.params()) {
+        if p.when.is_some() && params.get(&p.name).is_none() {
+            hparams.insert(p.name.clone(), pb(&ParamValue::Str(INACTIVE.into())));
+        }
+    }
     let start = SessionStartInfo {
         hparams,
         group_name: group.into(),
@@ -548,5 +571,38 @@ mod tests {
         golden.extend(hex("12 04 22 02 08 01"));
         end.truncate(golden.len());
         assert_eq!(end, golden);
+    }
+
+    #[test]
+    fn conditional_parameters_are_strings_and_inactive_ones_say_so() {
+        let space = SearchSpace::builder()
+            .categorical("optimizer", ["adam", "sgd"])
+            .float("momentum", 0.5, 0.99, knob_core::Scale::Linear)
+            .when_in("optimizer", ["sgd"])
+            .build()
+            .unwrap();
+        let decode = |v: Value| {
+            let content = v.metadata.unwrap().plugin_data.unwrap().content;
+            HParamsPluginData::decode(&content[..])
+                .unwrap()
+                .data
+                .unwrap()
+        };
+        let hparams_plugin_data::Data::Experiment(e) = decode(experiment("e", &space, 0.0)) else {
+            panic!("an experiment")
+        };
+        assert_eq!(
+            (e.hparam_infos[1].r#type, &e.hparam_infos[1].domain),
+            (HPARAM_STRING, &None)
+        );
+        let session = |params: Params| match decode(session_start("t", &params, Some(&space), 0.0))
+        {
+            hparams_plugin_data::Data::SessionStartInfo(s) => s.hparams["momentum"].clone(),
+            _ => panic!("a session start"),
+        };
+        let adam = Params::from_iter([("optimizer", "adam".into())]);
+        assert_eq!(session(adam), pb(&ParamValue::Str(INACTIVE.into())));
+        let sgd = Params::from_iter([("optimizer", "sgd".into()), ("momentum", 0.95.into())]);
+        assert_eq!(session(sgd), pb(&ParamValue::Str("0.95".into())));
     }
 }
