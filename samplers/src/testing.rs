@@ -11,8 +11,6 @@
 
 use std::f64::consts::{E, PI};
 
-#[cfg(test)]
-use knob_core::Value;
 use knob_core::{Params, Scale, SearchSpace};
 
 /// A test function: a search space, an objective to minimize and its minimum.
