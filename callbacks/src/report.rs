@@ -12,18 +12,20 @@ use crate::plot::{draw_panel, draw_parallel, Panel, Polyline, Series};
 /// How much of the variance of the objective each parameter explains on its own, over
 /// the complete trials: the trials are binned by the parameter (quantiles of a numeric
 /// one, its choices for a categorical one) and the spread of the bins' means is
-/// compared to the total spread. Model-free, so it works with every sampler. Sorted
-/// from most to least important; the shares sum to 1.
+/// compared to the total spread. A conditional parameter is judged on the trials where
+/// it was active. Model-free, so it works with every sampler. Sorted from most to least
+/// important; the shares sum to 1.
 pub fn importance(history: &History, space: &SearchSpace) -> Vec<(String, f64)> {
-    let obs: Vec<_> = history.observations().collect();
-    let n = obs.len();
-    let mean = obs.iter().map(|o| o.loss).sum::<f64>() / n.max(1) as f64;
-    let total: f64 = obs.iter().map(|o| (o.loss - mean).powi(2)).sum();
+    let all: Vec<_> = history.observations().collect();
     let mut scores: Vec<(String, f64)> = space
         .params()
         .iter()
         .enumerate()
         .map(|(d, p)| {
+            let obs: Vec<_> = all.iter().filter(|o| space.active(o.unit)[d]).collect();
+            let n = obs.len();
+            let mean = obs.iter().map(|o| o.loss).sum::<f64>() / n.max(1) as f64;
+            let total: f64 = obs.iter().map(|o| (o.loss - mean).powi(2)).sum();
             if n < 4 || total <= 0.0 {
                 return (p.name.clone(), 1.0);
             }
@@ -154,6 +156,7 @@ pub fn write_report(
         let mut label = p.name.clone();
         let points = complete
             .iter()
+            .filter(|t| t.params.get(&p.name).is_some())
             .map(|t| {
                 let raw = match &p.domain {
                     Domain::Categorical { choices } => {
