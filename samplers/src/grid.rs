@@ -318,4 +318,34 @@ mod tests {
         assert_eq!((units[0], units[3]), (1, 1000));
         assert!(units.windows(2).all(|w| w[1] > 5 * w[0]), "{units:?}");
     }
+
+    #[test]
+    fn a_conditional_grid_visits_each_valid_combination_once() {
+        let space = SearchSpace::builder()
+            .categorical("optimizer", ["adam", "sgd"])
+            .float("momentum", 0.5, 0.9, Scale::Linear)
+            .when_in("optimizer", ["sgd"])
+            .int("layers", 1, 2, Scale::Linear)
+            .repeated("layers", |b, i| {
+                b.int(format!("units_{i}"), 1, 3, Scale::Linear)
+            })
+            .build()
+            .unwrap();
+        // (1 adam + 3 momenta) x (3 one-layer widths + 9 two-layer ones).
+        let grid = GridSampler::new().resolution(3).unwrap().shuffled();
+        assert_eq!(grid.size(&space), 4 * 12);
+        let study = knob_core::Study::builder(space)
+            .sampler(grid)
+            .build()
+            .unwrap();
+        let mut seen = Vec::new();
+        while let Some(t) = study.ask().unwrap() {
+            assert!(!seen.contains(&t.params), "{} twice", t.params);
+            seen.push(t.params.clone());
+            study
+                .tell(t.number, knob_core::Outcome::Complete(0.0))
+                .unwrap();
+        }
+        assert_eq!(seen.len(), 48);
+    }
 }
