@@ -186,6 +186,52 @@ fn population_members_log_one_curve_and_one_session_each() {
     assert!(ok, "tb_inspect found problems:\n{report}");
 }
 
+#[test]
+fn conditional_parameters_have_a_value_in_every_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let logdir = dir.path().join("tb");
+    let (train, valid) = data::prepare(data::digits(), 0.2, 0);
+    let space = SearchSpace::builder()
+        .float("lr", 1e-3, 1e-2, Scale::Log)
+        .categorical("optimizer", ["adam", "sgd"])
+        .float("momentum", 0.5, 0.95, Scale::LogOneMinus)
+        .when_in("optimizer", ["sgd"])
+        .build()
+        .unwrap();
+    let study = Study::builder(space)
+        .direction(Direction::Maximize)
+        .sampler(RandomSampler::new())
+        .build()
+        .unwrap();
+    // One trial of each optimizer: momentum is inactive in the first.
+    for optimizer in ["adam", "sgd"] {
+        let mut params =
+            knob_core::Params::from_iter([("lr", 0.005.into()), ("optimizer", optimizer.into())]);
+        if optimizer == "sgd" {
+            params.insert("momentum".to_owned(), knob_core::Value::Float(0.9));
+        }
+        study.enqueue(params).unwrap();
+    }
+    let epochs = knob_core::Params::from_iter([("epochs", 1.into())]);
+    study
+        .optimize(
+            2,
+            1,
+            |_| MlpTrainer::new(train.clone(), valid.clone()).map(|t| t.defaults(epochs.clone())),
+            |_| CallbackList::new().with(TensorBoard::new(&logdir)),
+        )
+        .unwrap();
+    let (ok, report) = inspect(
+        &logdir,
+        &["hparams==2", "hparam:momentum==2", "hparam:optimizer==2"],
+    );
+    assert!(ok, "tb_inspect found problems:\n{report}");
+    assert!(
+        report.contains("\"inactive\""),
+        "the adam trial's momentum: {report}"
+    );
+}
+
 /// Starts TensorBoard on `logdir` with `flags` and asks its HTTP data API how many images
 /// of `run`/`tag` it serves, once the count stops growing.
 const SERVE_AND_COUNT: &str = r#"
