@@ -5,7 +5,10 @@
 //! - two workers asking at once (a pending trial) get different points;
 //! - a study resumed from its journal makes the same next suggestion;
 //! - model-based samplers model each parameter by its own identity, and beat random
-//!   search at equal budget where they should (lowdim10, hartmann6), over seeds.
+//!   search at equal budget where they should (lowdim10, hartmann6, and the conditional
+//!   hierarchical and network), over seeds;
+//! - in a conditional space, a trial holds exactly its active parameters, and the
+//!   proposals are deterministic.
 
 use knob_core::{
     trial_rng, Domain, History, Outcome, Sampler, Scale, SearchSpace, Study, TrialState, Value,
@@ -224,7 +227,8 @@ fn median_regret(name: &str, function: &str, seeds: u64, budget: usize) -> f64 {
 
 #[test]
 fn model_based_samplers_beat_random_search() {
-    for function in ["lowdim10", "hartmann6"] {
+    // Two flat functions where few parameters matter, and two conditional ones.
+    for function in ["lowdim10", "hartmann6", "hierarchical", "network"] {
         let random = median_regret("random", function, 5, 40);
         for name in ["gp", "tpe"] {
             let model = median_regret(name, function, 5, 40);
@@ -358,20 +362,6 @@ fn conditional_spaces_get_only_active_params_deterministically() {
             .unwrap();
         if let Some(u) = u {
             assert!(u.iter().all(|x| (0.0..=1.0).contains(x)), "{name}: {u:?}");
-        }
-    }
-}
-
-#[test]
-fn model_based_samplers_beat_random_search_on_conditional_functions() {
-    for function in ["hierarchical", "network"] {
-        let random = median_regret("random", function, 5, 40);
-        for name in ["gp", "tpe"] {
-            let model = median_regret(name, function, 5, 40);
-            assert!(
-                model < random,
-                "{name} on {function}: median regret {model} vs random {random}"
-            );
         }
     }
 }
