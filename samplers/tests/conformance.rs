@@ -8,7 +8,8 @@
 //!   search at equal budget where they should (lowdim10, hartmann6, and the conditional
 //!   hierarchical and network), over seeds;
 //! - in a conditional space, a trial holds exactly its active parameters, and the
-//!   proposals are deterministic.
+//!   proposals are deterministic;
+//! - in a small discrete space, no configuration runs twice while one is untried.
 
 use knob_core::{
     trial_rng, Domain, History, Outcome, Sampler, Scale, SearchSpace, Study, TrialState, Value,
@@ -363,5 +364,57 @@ fn conditional_spaces_get_only_active_params_deterministically() {
         if let Some(u) = u {
             assert!(u.iter().all(|x| (0.0..=1.0).contains(x)), "{name}: {u:?}");
         }
+    }
+}
+
+#[test]
+fn no_sampler_repeats_a_configuration_of_a_small_discrete_space_until_all_are_tried() {
+    // custom_trainer's k-NN space: 25 x 2 x 2 = 100 configurations, the best at a corner
+    // that a model keeps pointing at.
+    let space = SearchSpace::builder()
+        .int("k", 1, 25, Scale::Log)
+        .categorical("distance", ["euclidean", "manhattan"])
+        .categorical("weighted", [false, true])
+        .build()
+        .unwrap();
+    let objective = |p: &knob_core::Params| {
+        let k = p.int("k").unwrap() as f64;
+        k.ln()
+            + f64::from(u8::from(p.str("distance").unwrap() == "manhattan"))
+            + f64::from(u8::from(!p.bool("weighted").unwrap())) * 0.5
+    };
+    for name in ALL {
+        let study = Study::builder(space.clone())
+            .sampler(sampler(name))
+            .seed(2)
+            .build()
+            .unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..30 {
+            let Some(t) = study.ask().unwrap() else { break };
+            assert!(
+                !seen.contains(&t.params),
+                "{name} repeated {} at trial {}",
+                t.params,
+                t.number
+            );
+            seen.push(t.params.clone());
+            study
+                .tell(t.number, Outcome::Complete(objective(&t.params)))
+                .unwrap();
+        }
+    }
+    // Once every configuration has a trial, proposals repeat rather than stop.
+    let tiny = SearchSpace::builder()
+        .categorical("weighted", [false, true])
+        .build()
+        .unwrap();
+    let study = Study::builder(tiny)
+        .sampler(sampler("tpe"))
+        .build()
+        .unwrap();
+    for _ in 0..4 {
+        let t = study.ask().unwrap().expect("a proposal");
+        study.tell(t.number, Outcome::Complete(0.0)).unwrap();
     }
 }

@@ -7,6 +7,7 @@
 
 mod condition;
 mod domain;
+mod enumerate;
 mod file;
 
 use serde::{Deserialize, Serialize};

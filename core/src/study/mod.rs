@@ -331,7 +331,10 @@ impl Study {
                     message: format!("panicked: {}", panic_message(&*panic)),
                 })??;
                 match suggested {
-                    Some(point) => self.space.from_unit(&point)?,
+                    Some(point) => {
+                        let point = unseen_near(&self.space, &ledger.history, point);
+                        self.space.from_unit(&point)?
+                    }
                     None => return Ok(Asked::Done),
                 }
             }
@@ -519,6 +522,32 @@ impl TrialMonitor for Study {
     fn should_stop(&self) -> bool {
         Study::should_stop(self)
     }
+}
+
+/// Spaces of at most this many configurations, all discrete, never get a proposal
+/// that repeats a trial while an untried configuration is left.
+const DEDUPE_LIMIT: usize = 10_000;
+
+/// `point`, or, when it repeats the configuration of a trial (in any state) of a small
+/// discrete space, the untried configuration nearest to it: a sampler's model may keep
+/// pointing at the best configuration, but running it again teaches nothing about a
+/// deterministic objective. Once every configuration has a trial, the proposal stands
+/// (a noisy objective may gain from repeats).
+fn unseen_near(space: &SearchSpace, history: &History, point: Vec<f64>) -> Vec<f64> {
+    let Some(all) = space.configurations(DEDUPE_LIMIT) else {
+        return point;
+    };
+    let key = |u: &[f64]| u.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+    let seen: std::collections::HashSet<Vec<u64>> =
+        history.trials().iter().map(|t| key(&t.unit)).collect();
+    if !seen.contains(&key(&space.canonical(&point))) {
+        return point;
+    }
+    let distance = |c: &[f64]| -> f64 { c.iter().zip(&point).map(|(a, b)| (a - b).powi(2)).sum() };
+    all.into_iter()
+        .filter(|c| !seen.contains(&key(c)))
+        .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+        .unwrap_or(point)
 }
 
 impl Drop for Study {
