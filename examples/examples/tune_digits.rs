@@ -73,6 +73,10 @@ struct Args {
     /// Epochs per trial.
     #[arg(long, default_value_t = 6)]
     epochs: usize,
+    /// Start no trial after this many seconds (running trials finish); the study still
+    /// stops at `--trials`.
+    #[arg(long)]
+    time_budget: Option<f64>,
     /// Seed of the study, the split and the networks.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -224,8 +228,18 @@ fn main() -> Result<(), Report> {
     progress.skip(done.min(args.trials) as u64);
 
     let fixed = Params::from_iter([("epochs", (args.epochs as i64).into())]);
-    let summary = study.optimize_on(
+    let budget = match args.time_budget {
+        Some(s) if s.is_finite() && s > 0.0 => std::time::Duration::from_secs_f64(s),
+        Some(s) => {
+            return Err(
+                format!("--time-budget must be a positive number of seconds, got {s}").into(),
+            )
+        }
+        None => std::time::Duration::MAX,
+    };
+    let summary = study.optimize_for(
         args.trials,
+        budget,
         &args.workers,
         |worker| -> Result<Box<dyn Trainer>, BoxError> {
             match worker.device {

@@ -199,6 +199,7 @@ impl StudyBuilder {
             state,
             interrupted: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
+            on_finished: Mutex::new(Vec::new()),
             _heartbeat: heartbeat,
         };
         study.locked(|state| {

@@ -99,8 +99,13 @@ pub struct Study {
     /// Set when `optimize` fails (a storage that cannot be written): running trials
     /// stop at their next report.
     aborted: AtomicBool,
+    /// Called after each trial this process tells.
+    on_finished: Mutex<Vec<TrialFinishedCallback>>,
     _heartbeat: Heartbeat,
 }
+
+/// A study callback: see [`Study::on_trial_finished`].
+type TrialFinishedCallback = Arc<dyn Fn(&Study, &Trial) + Send + Sync>;
 
 /// Everything behind the study's lock.
 struct State {
@@ -284,7 +289,7 @@ impl Study {
         // A step redone after a lost lock must not tell twice; one redone after a
         // rollback must tell again (the fold, read afresh, still has the trial running).
         let mut told = false;
-        self.locked(|state| {
+        let asked = self.locked(|state| {
             if !told || state.ledger.running(number).is_ok() {
                 let finished = Self::finished(state, number, outcome.clone())?;
                 state.record(finished)?;
@@ -294,7 +299,9 @@ impl Study {
                 return Ok(Asked::Done);
             }
             self.ask_locked(state, limit, avoid_for)
-        })
+        })?;
+        self.notify_finished(number)?;
+        Ok(asked)
     }
 
     /// The body of [`Study::ask_within`], under the lock.
@@ -363,7 +370,73 @@ impl Study {
         self.locked(|state| {
             let finished = Self::finished(state, number, outcome.clone())?;
             state.record(finished)
-        })
+        })?;
+        self.notify_finished(number)
+    }
+
+    /// Calls `callback` after each trial that this process tells (complete, pruned or
+    /// failed; `optimize`'s workers tell each trial they run), with the study and the
+    /// trial as recorded, outside the study's lock: Optuna's `callbacks=`. A callback
+    /// may stop the study ([`Study::interrupt`]) or read its history; a panic in it is
+    /// reported and ignored. Trials that are queued again (interrupted, or retried
+    /// after a device error) are not reported until they finish.
+    ///
+    /// ```
+    /// use knob_core::testing::{QuadraticTrainer, UniformSampler};
+    /// use knob_core::{CallbackList, Scale, SearchSpace, Study};
+    ///
+    /// let space = SearchSpace::builder().float("x", -1.0, 1.0, Scale::Linear).build()?;
+    /// let study = Study::builder(space).sampler(UniformSampler).seed(1).build()?;
+    /// // Stop once a trial comes within 0.1 of the optimum.
+    /// study.on_trial_finished(|study, trial| {
+    ///     if trial.value.is_some_and(|v| v < 0.1) {
+    ///         study.interrupt();
+    ///     }
+    /// });
+    /// let summary = study.optimize(50, 1, |_| Ok(QuadraticTrainer::default()), |_| CallbackList::new())?;
+    /// assert!(summary.completed < 50);
+    /// assert!(summary.best.unwrap().value.unwrap() < 0.1);
+    /// assert_eq!(summary.failed, 0, "no trial was started and then interrupted");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_trial_finished(&self, callback: impl Fn(&Study, &Trial) + Send + Sync + 'static) {
+        self.on_finished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::new(callback));
+    }
+
+    /// Whether any trial-finished callback is registered.
+    pub(crate) fn has_finished_callbacks(&self) -> bool {
+        !self
+            .on_finished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Runs the trial-finished callbacks for trial `number`.
+    fn notify_finished(&self, number: u64) -> Result<()> {
+        let callbacks = self
+            .on_finished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if callbacks.is_empty() {
+            return Ok(());
+        }
+        let Some(trial) = self.history()?.get(number).cloned() else {
+            return Ok(());
+        };
+        for callback in callbacks {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| callback(self, &trial))) {
+                eprintln!(
+                    "knob: a trial-finished callback panicked on trial {number}: {}",
+                    panic_message(&*panic)
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The event that records how running trial `number` ended.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Asked, Outcome, Study};
 use crate::callback::{CallbackList, TrialInfo};
@@ -116,6 +116,56 @@ impl Study {
         F: Fn(Worker) -> Result<T, BoxError> + Sync,
         C: Fn(&TrialInfo) -> CallbackList + Sync,
     {
+        self.optimize_until(n_trials, None, workers, make_trainer, make_callbacks)
+    }
+
+    /// [`Study::optimize_on`] for at most `budget` of wall-clock time: no trial starts
+    /// after it has passed (running trials finish), and the call also ends when the
+    /// study holds `n_trials` trials (`usize::MAX` for time alone).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use knob_core::testing::{QuadraticTrainer, UniformSampler};
+    /// use knob_core::{CallbackList, Scale, SearchSpace, Study, Workers};
+    /// let space = SearchSpace::builder().float("x", -1.0, 1.0, Scale::Linear).build()?;
+    /// let study = Study::builder(space).sampler(UniformSampler).build()?;
+    /// let started = Instant::now();
+    /// let summary = study.optimize_for(usize::MAX, Duration::from_millis(200), &Workers::cpu(2),
+    ///     |_| Ok(QuadraticTrainer::default()), |_| CallbackList::new())?;
+    /// assert!(summary.completed > 0 && started.elapsed() < Duration::from_secs(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn optimize_for<T, F, C>(
+        &self,
+        n_trials: usize,
+        budget: Duration,
+        workers: &Workers,
+        make_trainer: F,
+        make_callbacks: C,
+    ) -> Result<Summary>
+    where
+        T: Trainer,
+        F: Fn(Worker) -> Result<T, BoxError> + Sync,
+        C: Fn(&TrialInfo) -> CallbackList + Sync,
+    {
+        let deadline = Instant::now().checked_add(budget);
+        self.optimize_until(n_trials, deadline, workers, make_trainer, make_callbacks)
+    }
+
+    /// `optimize_on` with an optional deadline for starting trials.
+    fn optimize_until<T, F, C>(
+        &self,
+        n_trials: usize,
+        deadline: Option<Instant>,
+        workers: &Workers,
+        make_trainer: F,
+        make_callbacks: C,
+    ) -> Result<Summary>
+    where
+        T: Trainer,
+        F: Fn(Worker) -> Result<T, BoxError> + Sync,
+        C: Fn(&TrialInfo) -> CallbackList + Sync,
+    {
         if workers.is_empty() {
             return Err(Error::Config("optimize needs at least one worker".into()));
         }
@@ -124,6 +174,7 @@ impl Study {
         let call = Call {
             study: self,
             n_trials,
+            deadline,
             pool: WorkerPool::new(workers)?,
             flights: Flights::default(),
             make_trainer,
@@ -176,6 +227,8 @@ impl Study {
 struct Call<'s, 'w, F, C> {
     study: &'s Study,
     n_trials: usize,
+    /// No trial starts after it.
+    deadline: Option<Instant>,
     pool: WorkerPool<'w>,
     flights: Flights,
     make_trainer: F,
@@ -190,6 +243,11 @@ where
     F: Fn(Worker) -> Result<T, BoxError> + Sync,
     C: Fn(&TrialInfo) -> CallbackList + Sync,
 {
+    /// Whether the call's deadline for starting trials has passed.
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
     /// Stops this call's running trials and wakes its idle workers.
     fn abort(&self) {
         self.study.aborted.store(true, Ordering::SeqCst);
@@ -231,6 +289,9 @@ where
         // The next trial, when the last tell already asked for it.
         let mut asked_ahead: Option<Asked> = None;
         while !study.aborted.load(Ordering::SeqCst) {
+            if self.past_deadline() && asked_ahead.is_none() {
+                break;
+            }
             // Retries go to another worker while there is one.
             let avoid_for = self.pool.others_live().then_some(worker.index);
             let generation = self.flights.generation();
@@ -339,8 +400,13 @@ where
                 }
             }
             // After a panic the worker rebuilds its trainer, and may retire if that
-            // fails: it asks for no trial before then.
-            Some(outcome) if ran.panicked => study.tell(number, outcome.clone()).map(|()| None),
+            // fails: it asks for no trial before then. A trial-finished callback may
+            // stop the study: it runs before the next trial is asked for.
+            Some(outcome)
+                if ran.panicked || study.has_finished_callbacks() || self.past_deadline() =>
+            {
+                study.tell(number, outcome.clone()).map(|()| None)
+            }
             Some(outcome) => study
                 .tell_then_ask(number, outcome.clone(), self.n_trials, avoid_for)
                 .map(Some),
