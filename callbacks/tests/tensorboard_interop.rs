@@ -232,6 +232,71 @@ fn conditional_parameters_have_a_value_in_every_session() {
     );
 }
 
+#[test]
+fn sessions_end_with_the_trials_status() {
+    use knob_core::{BoxError, Callback, EpochView, Logs, Params, Pruner, Trainer, TrialContext};
+    /// Three epochs of a closed form; fails when x < 0.3.
+    struct Curve;
+    impl Trainer for Curve {
+        fn fit(&mut self, p: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
+            let x = p.float("x")?;
+            let info = ctx.info().clone();
+            ctx.callbacks.on_train_begin(&info)?;
+            let mut logs = Logs::new();
+            for epoch in 0..3 {
+                logs = Logs::from([("val_loss".to_owned(), x)]);
+                if ctx
+                    .end_epoch(epoch, &logs, &EpochView::new(&info), x)?
+                    .is_stop()
+                {
+                    break;
+                }
+                if x < 0.3 {
+                    return Err("x below 0.3".into());
+                }
+            }
+            ctx.callbacks.on_train_end(&logs)?;
+            Ok(x)
+        }
+    }
+    /// Prunes values above 0.8.
+    struct Above;
+    impl Pruner for Above {
+        fn should_prune(&self, t: &knob_core::Trial, _: &knob_core::History) -> bool {
+            t.intermediate.values().any(|&v| v > 0.8)
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let logdir = dir.path().join("tb");
+    let space = SearchSpace::builder()
+        .float("x", 0.0, 1.0, Scale::Linear)
+        .build()
+        .unwrap();
+    let study = Study::builder(space)
+        .sampler(RandomSampler::new())
+        .pruner(Above)
+        .build()
+        .unwrap();
+    for x in [0.5, 0.9, 0.1] {
+        study.enqueue(Params::from_iter([("x", x.into())])).unwrap();
+    }
+    study
+        .optimize(
+            3,
+            1,
+            |_| Ok(Curve),
+            |_| CallbackList::new().with(TensorBoard::new(&logdir)),
+        )
+        .unwrap();
+    let (ok, report) = inspect(&logdir, &["hparams==3"]);
+    assert!(ok, "tb_inspect found problems:\n{report}");
+    // Complete, pruned and failed: each status once in the sessions read from disk and
+    // once in what TensorBoard's dashboard serves.
+    for status in ["STATUS_SUCCESS", "STATUS_UNKNOWN", "STATUS_FAILURE"] {
+        assert_eq!(report.matches(status).count(), 2, "{status}: {report}");
+    }
+}
+
 /// Starts TensorBoard on `logdir` with `flags` and asks its HTTP data API how many images
 /// of `run`/`tag` it serves, once the count stops growing.
 const SERVE_AND_COUNT: &str = r#"

@@ -14,6 +14,7 @@ use crate::error::panic_message;
 use crate::error::BoxError;
 use crate::params::Params;
 use crate::space::SearchSpace;
+use crate::trial::TrialState;
 
 /// Whether training should go on after a hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -239,6 +240,15 @@ pub trait Callback: Send {
         Ok(())
     }
 
+    /// After training, how the study recorded the trial: complete, pruned, or failed
+    /// (a trial interrupted by Ctrl-C is failed and queued again). Called by
+    /// `Study::optimize` and by PBT for each span; a loop of your own calls it through
+    /// [`TrialContext::outcome`](crate::TrialContext::outcome). A standalone training run
+    /// has no study and gets no call.
+    fn on_trial_end(&mut self, _state: TrialState) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// A name for error messages.
     fn name(&self) -> &str {
         crate::sampler::short_type_name(std::any::type_name::<Self>())
@@ -384,6 +394,13 @@ impl Callback for CallbackList {
     fn on_train_end(&mut self, logs: &Logs) -> Result<(), BoxError> {
         self.each("on_train_end", |cb| {
             cb.on_train_end(logs).map(|_| Control::Continue)
+        })
+        .map(drop)
+    }
+
+    fn on_trial_end(&mut self, state: TrialState) -> Result<(), BoxError> {
+        self.each("on_trial_end", |cb| {
+            cb.on_trial_end(state).map(|_| Control::Continue)
         })
         .map(drop)
     }

@@ -6,7 +6,7 @@ use crate::callback::{Callback, CallbackList, Control, EpochView, Logs, TrialInf
 use crate::error::{BoxError, Error, Result};
 use crate::params::Params;
 use crate::space::SearchSpace;
-use crate::trial::Outcome;
+use crate::trial::{Outcome, TrialState};
 
 /// Turns a trial's params into an objective value: trains a model and scores it.
 ///
@@ -243,12 +243,28 @@ impl<'a> TrialContext<'a> {
 
     /// How the trial ended, given what `fit` returned: pruned when the pruner said
     /// stop (whatever `fit` returned), else its value or its error's message. Tell it
-    /// to the study.
-    pub fn outcome(&self, fitted: Result<f64, BoxError>) -> Outcome {
-        match fitted {
+    /// to the study. The callbacks hear it ([`Callback::on_trial_end`]), so TensorBoard
+    /// records the trial's status.
+    pub fn outcome(&mut self, fitted: Result<f64, BoxError>) -> Outcome {
+        let outcome = match fitted {
             _ if self.pruned => Outcome::Pruned,
             Ok(value) => Outcome::Complete(value),
             Err(e) => Outcome::Failed(e.to_string()),
+        };
+        // A non-finite value is recorded as a failure.
+        self.end_trial(match outcome {
+            Outcome::Complete(v) if v.is_finite() => TrialState::Complete,
+            Outcome::Pruned => TrialState::Pruned,
+            Outcome::Complete(_) | Outcome::Failed(_) => TrialState::Failed,
+        });
+        outcome
+    }
+
+    /// Tells the callbacks how the trial ended; an error of theirs cannot change that,
+    /// so it is only reported.
+    pub(crate) fn end_trial(&mut self, state: TrialState) {
+        if let Err(e) = self.callbacks.on_trial_end(state) {
+            eprintln!("knob: warning: trial {}: {e}", self.info.number);
         }
     }
 }

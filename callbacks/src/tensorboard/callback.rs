@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use knob_core::{BoxError, Callback, Control, EpochView, Logs, TrialInfo};
+use knob_core::{BoxError, Callback, Control, EpochView, Logs, TrialInfo, TrialState};
 
 use super::summary;
 use super::{AsyncRun, RunWriter};
@@ -52,11 +52,27 @@ struct Runs {
     session_step: Option<i64>,
     /// The last epoch logged.
     last_step: Option<i64>,
+    /// Whether the session's end is written (it waits for the trial's state).
+    ended: bool,
     train: AsyncRun,
     validation: RunWriter,
 }
 
 impl Runs {
+    /// Writes the session's end with `state`'s status, once.
+    fn end_session(&mut self, state: TrialState) -> Result<(), BoxError> {
+        if self.ended {
+            return Ok(());
+        }
+        self.start_session(0)?;
+        let step = self.last_step.or(self.session_step).unwrap_or(0);
+        let end = summary::session_end(state, knob_core::now_secs());
+        self.session.write(step, vec![end])?;
+        self.session.flush()?;
+        self.ended = true;
+        Ok(())
+    }
+
     /// Writes the HParams session's start at `step` (the first epoch trained) unless
     /// it is written already. A training resumed at epoch 30 (a PBT member's next
     /// generation) starts a new session at step 30, after the last one's steps.
@@ -133,6 +149,12 @@ impl Callback for TensorBoard {
     }
 
     fn on_train_begin(&mut self, trial: &TrialInfo) -> Result<(), BoxError> {
+        // A callback reused for another training ends the last one's session first.
+        if let Some(runs) = &mut self.runs {
+            if runs.session_step.is_some() {
+                runs.end_session(TrialState::Complete)?;
+            }
+        }
         if let Some(space) = &trial.space {
             super::write_experiment(&self.log_dir, &self.experiment_name, space)?;
         }
@@ -142,6 +164,7 @@ impl Callback for TensorBoard {
             session: RunWriter::create(&dir)?,
             session_step: None,
             last_step: None,
+            ended: false,
             train: AsyncRun::create(&dir.join("train"))?,
             validation: RunWriter::create(&dir.join("validation"))?,
             trial: trial.clone(),
@@ -244,15 +267,26 @@ impl Callback for TensorBoard {
         let runs = self.runs()?;
         // A training that ran no epoch still gets its session, at step 0.
         runs.start_session(0)?;
-        let step = runs.last_step.or(runs.session_step).unwrap_or(0);
-        runs.session.write(
-            step,
-            vec![summary::session_end(true, knob_core::now_secs())],
-        )?;
-        runs.session.flush()?;
         runs.train.finish()?;
         runs.validation.flush()?;
         Ok(())
+    }
+
+    /// Ends the HParams session with the trial's status.
+    fn on_trial_end(&mut self, state: TrialState) -> Result<(), BoxError> {
+        self.runs()?.end_session(state)
+    }
+}
+
+impl Drop for TensorBoard {
+    /// A training without a study (no trial state comes) ends its session as a
+    /// success when the callback goes; nothing can report an error here.
+    fn drop(&mut self) {
+        if let Some(runs) = &mut self.runs {
+            if runs.session_step.is_some() {
+                let _ = runs.end_session(TrialState::Complete);
+            }
+        }
     }
 }
 

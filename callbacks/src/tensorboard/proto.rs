@@ -231,8 +231,10 @@ pub struct SessionEndInfo {
     pub end_time_secs: f64,
 }
 
+pub const STATUS_UNKNOWN: i32 = 0;
 pub const STATUS_SUCCESS: i32 = 1;
 pub const STATUS_FAILURE: i32 = 2;
+pub const STATUS_RUNNING: i32 = 3;
 
 /// `google.protobuf.Value`, the parts hyperparameters use.
 #[derive(Clone, PartialEq, prost::Message)]

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use knob_core::{Domain, Params, SearchSpace, Value as ParamValue};
+use knob_core::{Domain, Params, SearchSpace, TrialState, Value as ParamValue};
 use prost::Message;
 
 use super::proto::*;
@@ -408,12 +408,16 @@ pub fn session_start(
     )
 }
 
-/// A trial's session end.
-pub fn session_end(success: bool, ended: f64) -> Value {
-    let status = if success {
-        STATUS_SUCCESS
-    } else {
-        STATUS_FAILURE
+/// A trial's session end, with the status its state maps to: complete is success,
+/// failed (an error, a panic, an interrupted run queued again) is failure, and pruned
+/// is unknown (stopped early by the pruner: neither), so that TensorBoard's status
+/// filter can show finished trials alone.
+pub fn session_end(state: TrialState, ended: f64) -> Value {
+    let status = match state {
+        TrialState::Complete => STATUS_SUCCESS,
+        TrialState::Failed => STATUS_FAILURE,
+        TrialState::Pruned => STATUS_UNKNOWN,
+        TrialState::Running => STATUS_RUNNING,
     };
     hparams_value(
         "_hparams_/session_end_info",
@@ -563,7 +567,7 @@ mod tests {
             start.encode_to_vec(),
             hex("1a 15 0a 0f 0a 02 6c 72 12 09 11 9a 99 99 99 99 99 b9 3f 22 02 74 30")
         );
-        let mut end = session_end(true, 0.0).encode_to_vec();
+        let mut end = session_end(TrialState::Complete, 0.0).encode_to_vec();
         let mut golden = vec![0x0a, 0x1a];
         golden.extend_from_slice(b"_hparams_/session_end_info");
         golden.extend(hex("42 06 08 01 12 02 12 00 4a 11 0a 0f 0a 07"));

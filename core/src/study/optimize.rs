@@ -210,10 +210,20 @@ impl Study {
         let device_error =
             matches!(&result, Ok(Err(e)) if e.downcast_ref::<DeviceError>().is_some());
         let outcome = match result {
-            _ if ctx.was_interrupted() && !ctx.should_prune() => None,
+            _ if ctx.was_interrupted() && !ctx.should_prune() => {
+                // Failed here, and queued to run again.
+                ctx.end_trial(TrialState::Failed);
+                None
+            }
             Ok(fitted) => Some(ctx.outcome(fitted)),
-            Err(_) if ctx.should_prune() => Some(Outcome::Pruned),
-            Err(panic) => Some(Outcome::Failed(format!("trainer panicked: {panic}"))),
+            Err(_) if ctx.should_prune() => {
+                ctx.end_trial(TrialState::Pruned);
+                Some(Outcome::Pruned)
+            }
+            Err(panic) => {
+                ctx.end_trial(TrialState::Failed);
+                Some(Outcome::Failed(format!("trainer panicked: {panic}")))
+            }
         };
         TrialRun {
             outcome,

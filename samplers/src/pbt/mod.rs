@@ -20,9 +20,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use knob_core::pool::{catch_panic, channel, Built, WorkerPool};
+use knob_core::Callback;
 use knob_core::{
     trial_rng, BoxError, CallbackList, Checkpoint, Direction, Error, Params, Result, Resumable,
-    SearchSpace, Span, TrialContext, TrialInfo, Worker, Workers,
+    SearchSpace, Span, TrialContext, TrialInfo, TrialState, Worker, Workers,
 };
 use rand::Rng;
 
@@ -483,14 +484,24 @@ impl Pbt {
         let callbacks = make_callbacks(&info);
         let mut ctx = TrialContext::unmonitored(info).with_callbacks(callbacks);
         let checkpoint = member.checkpoint.as_ref();
-        match catch_panic(|| {
+        let trained = catch_panic(|| {
             trainer.train_span(&member.params, checkpoint, epochs.clone(), &mut ctx)
-        }) {
+        });
+        let (result, panicked) = match trained {
             Ok(Ok(span)) if span.score.is_finite() => (Ok(span), false),
             Ok(Ok(span)) => (Err(format!("score is {}", span.score)), false),
             Ok(Err(e)) => (Err(e.to_string()), false),
             Err(panic) => (Err(format!("trainer panicked: {panic}")), true),
+        };
+        let state = if result.is_ok() {
+            TrialState::Complete
+        } else {
+            TrialState::Failed
+        };
+        if let Err(e) = ctx.callbacks.on_trial_end(state) {
+            eprintln!("knob: warning: PBT member {}: {e}", member.id);
         }
+        (result, panicked)
     }
 
     /// Replaces the bottom quantile with perturbed copies of the top quantile, and
