@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::callback::{Callback, CallbackList, Control, EpochView, Logs, TrialInfo};
 use crate::error::{BoxError, Error, Result};
-use crate::params::Params;
+use crate::params::{Params, Value};
 use crate::space::SearchSpace;
 use crate::trial::{Outcome, TrialState};
 
@@ -105,6 +105,11 @@ pub trait TrialMonitor: Sync {
     /// stop at their next report and are not recorded as pruned. No by default.
     fn should_stop(&self) -> bool {
         false
+    }
+
+    /// Keeps user attribute `key` of trial `number`. Kept nowhere by default.
+    fn set_user_attr(&self, _number: u64, _key: &str, _value: Value) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -224,6 +229,16 @@ impl<'a> TrialContext<'a> {
         } else {
             Control::Continue
         })
+    }
+
+    /// Sets a user attribute of the trial (see [`Study::set_user_attr`](crate::Study::set_user_attr)):
+    /// a trainer can record what it measured besides the objective, or where it saved
+    /// the model. Without a study it is kept nowhere.
+    pub fn set_user_attr(&mut self, key: &str, value: impl Into<Value>) -> Result<()> {
+        match self.monitor {
+            Some(monitor) => monitor.set_user_attr(self.info.number, key, value.into()),
+            None => Ok(()),
+        }
     }
 
     /// Whether the pruner has asked this trial to stop.

@@ -100,6 +100,11 @@ pub struct Trial {
     pub finished: Option<f64>,
     /// Why it failed.
     pub error: Option<String>,
+    /// Attributes set by the user ([`Study::set_user_attr`](crate::Study::set_user_attr),
+    /// [`TrialContext::set_user_attr`](crate::TrialContext::set_user_attr)): what a
+    /// trial measured besides its objective, where it saved its model.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_attrs: BTreeMap<String, crate::params::Value>,
 }
 
 impl Trial {

@@ -108,3 +108,49 @@ fn trial_callbacks_see_every_finished_trial_once_and_survive_a_panic() {
         "a panic in one call stops no later call"
     );
 }
+
+#[test]
+fn user_attributes_are_kept_with_the_trial_in_the_journal() {
+    /// Records what it measured besides the objective.
+    struct Measuring;
+    impl Trainer for Measuring {
+        fn fit(&mut self, p: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
+            let x = p.float("x")?;
+            ctx.set_user_attr("size", (x * 100.0).round() as i64)?;
+            ctx.set_user_attr("note", "first")?;
+            ctx.set_user_attr("note", "last wins")?;
+            Ok(x)
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("study.jsonl");
+    let study = Study::builder(space())
+        .sampler(UniformSampler)
+        .journal(&journal)
+        .build()
+        .unwrap();
+    study
+        .optimize(3, 1, |_| Ok(Measuring), |_| CallbackList::new())
+        .unwrap();
+    study.set_user_attr(0, "checkpoint", "runs/0.ckpt").unwrap();
+    let e = study.set_user_attr(9, "x", 1).unwrap_err().to_string();
+    assert!(e.contains("trial 9"), "{e}");
+    let e = study
+        .set_user_attr(0, "x", f64::NAN)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("attribute `x`"), "{e}");
+    drop(study);
+    let reopened = Study::builder(space())
+        .sampler(UniformSampler)
+        .journal(&journal)
+        .build()
+        .unwrap();
+    let trials = reopened.trials().unwrap();
+    for t in &trials {
+        let size = (t.params.float("x").unwrap() * 100.0).round() as i64;
+        assert_eq!(t.user_attrs["size"], size.into());
+        assert_eq!(t.user_attrs["note"], "last wins".into());
+    }
+    assert_eq!(trials[0].user_attrs["checkpoint"], "runs/0.ckpt".into());
+}

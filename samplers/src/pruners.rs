@@ -254,6 +254,7 @@ mod tests {
             started: 0.0,
             finished: None,
             error: None,
+            user_attrs: BTreeMap::new(),
         }
     }
 

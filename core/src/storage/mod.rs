@@ -136,6 +136,15 @@ pub enum Event {
         /// Seconds since the Unix epoch.
         time: f64,
     },
+    /// A user attribute set on a trial (the last one set under a key wins).
+    TrialAttr {
+        /// The trial.
+        number: u64,
+        /// The attribute's name.
+        key: String,
+        /// Its value.
+        value: crate::params::Value,
+    },
 }
 
 /// An event with its place in the storage, for error messages.
@@ -191,6 +200,12 @@ impl Event {
                 .or_else(|| bad(*time).then(|| format!("time {time}"))),
             Event::TrialEnqueued { params, .. } => params_bad(params),
             Event::TrialRequeued { time, .. } => bad(*time).then(|| format!("time {time}")),
+            Event::TrialAttr { key, value, .. } => match value {
+                crate::params::Value::Float(x) if bad(*x) => {
+                    Some(format!("attribute `{key}` = {x}"))
+                }
+                _ => None,
+            },
         }
     }
 }

@@ -105,6 +105,7 @@ impl Ledger {
                     started: time,
                     finished: None,
                     error: None,
+                    user_attrs: Default::default(),
                 });
             }
             Event::TrialReported {
@@ -163,6 +164,11 @@ impl Ledger {
             Event::Heartbeat { token, time } => {
                 let last = self.beats.entry(token).or_insert(time);
                 *last = last.max(time);
+            }
+            Event::TrialAttr { number, key, value } => {
+                self.trial_mut(number, "given an attribute")?
+                    .user_attrs
+                    .insert(key, value);
             }
         }
         Ok(())

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::callback::TrialInfo;
 use crate::error::{panic_message, Error, Result};
 use crate::history::History;
-use crate::params::Params;
+use crate::params::{Params, Value};
 use crate::pruner::Pruner;
 use crate::sampler::{trial_rng, Sampler};
 use crate::space::SearchSpace;
@@ -495,6 +495,36 @@ impl Study {
         })
     }
 
+    /// Sets user attribute `key` of trial `number` (running or finished) to `value`,
+    /// replacing an earlier one: what a trial measured besides its objective (a
+    /// parameter count, a test accuracy), or where it saved its model. Kept in the
+    /// storage with the trial ([`Trial::user_attrs`]).
+    ///
+    /// ```
+    /// use knob_core::testing::UniformSampler;
+    /// use knob_core::{Outcome, Scale, SearchSpace, Study};
+    /// let space = SearchSpace::builder().float("x", 0.0, 1.0, Scale::Linear).build()?;
+    /// let study = Study::builder(space).sampler(UniformSampler).build()?;
+    /// let t = study.ask()?.unwrap();
+    /// study.tell(t.number, Outcome::Complete(0.3))?;
+    /// study.set_user_attr(t.number, "checkpoint", "runs/t0.ckpt")?;
+    /// assert_eq!(study.trials()?[0].user_attrs["checkpoint"], "runs/t0.ckpt".into());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_user_attr(&self, number: u64, key: &str, value: impl Into<Value>) -> Result<()> {
+        let value = value.into();
+        self.locked(|state| {
+            if state.ledger.history.get(number).is_none() {
+                return Err(Error::UnknownTrial(number));
+            }
+            state.record(Event::TrialAttr {
+                number,
+                key: key.to_owned(),
+                value: value.clone(),
+            })
+        })
+    }
+
     /// Queues params to run before the sampler is asked again (a known good
     /// configuration, or a retry). They must lie in the space.
     pub fn enqueue(&self, params: Params) -> Result<()> {
@@ -590,6 +620,10 @@ impl Study {
 impl TrialMonitor for Study {
     fn report(&self, number: u64, step: u64, value: f64) -> Result<bool> {
         Study::report(self, number, step, value)
+    }
+
+    fn set_user_attr(&self, number: u64, key: &str, value: Value) -> Result<()> {
+        Study::set_user_attr(self, number, key, value)
     }
 
     fn should_stop(&self) -> bool {
