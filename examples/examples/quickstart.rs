@@ -7,7 +7,7 @@
 
 use knob_callbacks::{EarlyStopping, TerminateOnNaN};
 use knob_core::{
-    BoxError, Callback, CallbackList, Control, Direction, EpochView, Logs, Params, Report, Scale,
+    BoxError, Callback, CallbackList, Direction, EpochView, Logs, Params, Report, Scale,
     SearchSpace, Study, TrialContext,
 };
 use knob_samplers::RandomSampler;
@@ -35,9 +35,11 @@ fn train(params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
         accuracy = ceiling * (1.0 - (-0.5 * (epoch + 1) as f64).exp());
         logs.insert("val_accuracy".into(), accuracy);
         logs.insert("val_loss".into(), 1.0 - accuracy);
-        let view = EpochView::new(&info);
-        let stop = ctx.callbacks.on_epoch_end(epoch as usize, &logs, &view)?;
-        if ctx.report(epoch, accuracy)? == Control::Stop || stop == Control::Stop {
+        // The callbacks' epoch end, then the value reported to the study's pruner.
+        if ctx
+            .end_epoch(epoch as usize, &logs, &EpochView::new(&info), accuracy)?
+            .is_stop()
+        {
             break;
         }
     }
