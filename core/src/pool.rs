@@ -1,8 +1,9 @@
 //! The worker pool that both [`Study::optimize_on`](crate::Study::optimize_on) and
 //! population-based training run on: a thread per worker, each building its own
-//! trainer inside its thread (so a trainer may hold a device handle that is not `Send`),
-//! rebuilding it after a panic, and retiring when its device cannot build one while
-//! other workers carry on. The first error stops the pool.
+//! trainer inside its thread with [`WorkerPool::build`] (so a trainer may hold a device
+//! handle that is not `Send`; callers build again after a job panicked), and retiring
+//! when its device cannot build one while other workers carry on. The first error
+//! stops the pool.
 //!
 //! Where the work comes from is the caller's: a study's workers ask the study for
 //! their next trial (the study is the queue, shared with other processes); a PBT
