@@ -9,14 +9,22 @@ use plotters::prelude::*;
 
 use crate::plot::{draw_panel, draw_parallel, Panel, Polyline, Series};
 
+/// The complete trials a ranking of the parameters needs: with fewer, every method
+/// (this one, a GP's lengthscales) mostly ranks noise, so none is shown.
+pub const MIN_TRIALS_FOR_IMPORTANCE: usize = 8;
+
 /// How much of the variance of the objective each parameter explains on its own, over
 /// the complete trials: the trials are binned by the parameter (quantiles of a numeric
 /// one, its choices for a categorical one) and the spread of the bins' means is
 /// compared to the total spread. A conditional parameter is judged on the trials where
 /// it was active. Model-free, so it works with every sampler. Sorted from most to least
-/// important; the shares sum to 1.
+/// important; the shares sum to 1. Empty below [`MIN_TRIALS_FOR_IMPORTANCE`] complete
+/// trials.
 pub fn importance(history: &History, space: &SearchSpace) -> Vec<(String, f64)> {
     let all: Vec<_> = history.observations().collect();
+    if all.len() < MIN_TRIALS_FOR_IMPORTANCE {
+        return Vec::new();
+    }
     let mut scores: Vec<(String, f64)> = space
         .params()
         .iter()
@@ -232,9 +240,16 @@ pub fn write_report(
         knob_core::Leaderboard::new(history, 10),
         ranking.as_ref().map_or("variance explained, model-free", |r| r.0)
     );
-    let shares = ranking.map_or_else(|| importance(history, space), |r| r.1);
-    for (name, share) in shares {
-        md += &format!("| {name} | {:.1}% |\n", share * 100.0);
+    let complete = count(TrialState::Complete);
+    if complete < MIN_TRIALS_FOR_IMPORTANCE {
+        md += &format!(
+            "| (needs {MIN_TRIALS_FOR_IMPORTANCE} complete trials; this study has {complete}) | |\n"
+        );
+    } else {
+        let shares = ranking.map_or_else(|| importance(history, space), |r| r.1);
+        for (name, share) in shares {
+            md += &format!("| {name} | {:.1}% |\n", share * 100.0);
+        }
     }
     md += "\n![report](report.png)\n";
     let markdown = dir.join("report.md");
@@ -323,6 +338,15 @@ mod tests {
         );
         let img = image::open(&files.png).unwrap();
         assert_eq!(img.width(), 1500);
+        // Three trials rank nothing.
+        let few = knob_core::History::new(history.trials()[..3].to_vec(), history.direction());
+        assert!(importance(&few, &space).is_empty());
+        let files = write_report(dir.path(), &few, &space, "three trials", None).unwrap();
+        let md = std::fs::read_to_string(&files.markdown).unwrap();
+        assert!(
+            md.contains("needs 8 complete trials; this study has 3"),
+            "{md}"
+        );
         let svg = std::fs::read_to_string(&files.svg).unwrap();
         assert!(
             svg.starts_with("<svg") && svg.contains("parallel coordinates"),

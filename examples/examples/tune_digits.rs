@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use knob_callbacks::report::{importance, write_report};
+use knob_callbacks::report::{importance, write_report, MIN_TRIALS_FOR_IMPORTANCE};
 use knob_callbacks::{ConfusionMatrix, StudyProgress, TensorBoard};
 use knob_core::{
     BoxError, CallbackList, Device, Direction, Params, Report, Scale, SearchSpace, Study, Trainer,
@@ -342,9 +342,16 @@ fn main() -> Result<(), Report> {
             100.0 * b.value.unwrap_or(f64::NAN)
         );
     }
-    println!("Importance ({method}):");
-    for (name, share) in shares {
-        println!("  {name:<11} {:>5.1}%", 100.0 * share);
+    let complete = history.in_state(TrialState::Complete).count();
+    if complete < MIN_TRIALS_FOR_IMPORTANCE {
+        println!(
+            "Importance: needs {MIN_TRIALS_FOR_IMPORTANCE} complete trials; this study has {complete}."
+        );
+    } else {
+        println!("Importance ({method}):");
+        for (name, share) in shares {
+            println!("  {name:<11} {:>5.1}%", 100.0 * share);
+        }
     }
     if is_url(&storage) {
         println!(
