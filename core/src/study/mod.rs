@@ -641,15 +641,23 @@ const DEDUPE_LIMIT: usize = 10_000;
 /// deterministic objective. Once every configuration has a trial, the proposal stands
 /// (a noisy objective may gain from repeats).
 fn unseen_near(space: &SearchSpace, history: &History, point: Vec<f64>) -> Vec<f64> {
-    let Some(all) = space.configurations(DEDUPE_LIMIT) else {
+    if space
+        .params()
+        .iter()
+        .any(|p| p.domain.cardinality().is_none())
+    {
         return point;
-    };
+    }
     let key = |u: &[f64]| u.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
     let seen: std::collections::HashSet<Vec<u64>> =
         history.trials().iter().map(|t| key(&t.unit)).collect();
     if !seen.contains(&key(&space.canonical(&point))) {
         return point;
     }
+    // Only a repeat pays for listing the configurations.
+    let Some(all) = space.configurations(DEDUPE_LIMIT) else {
+        return point;
+    };
     let distance = |c: &[f64]| -> f64 { c.iter().zip(&point).map(|(a, b)| (a - b).powi(2)).sum() };
     all.into_iter()
         .filter(|c| !seen.contains(&key(c)))

@@ -116,7 +116,13 @@ impl Study {
         F: Fn(Worker) -> Result<T, BoxError> + Sync,
         C: Fn(&TrialInfo) -> CallbackList + Sync,
     {
-        self.optimize_until(n_trials, None, workers, make_trainer, make_callbacks)
+        self.optimize_for(
+            n_trials,
+            Duration::MAX,
+            workers,
+            make_trainer,
+            make_callbacks,
+        )
     }
 
     /// [`Study::optimize_on`] for at most `budget` of wall-clock time: no trial starts
@@ -148,24 +154,6 @@ impl Study {
         F: Fn(Worker) -> Result<T, BoxError> + Sync,
         C: Fn(&TrialInfo) -> CallbackList + Sync,
     {
-        let deadline = Instant::now().checked_add(budget);
-        self.optimize_until(n_trials, deadline, workers, make_trainer, make_callbacks)
-    }
-
-    /// `optimize_on` with an optional deadline for starting trials.
-    fn optimize_until<T, F, C>(
-        &self,
-        n_trials: usize,
-        deadline: Option<Instant>,
-        workers: &Workers,
-        make_trainer: F,
-        make_callbacks: C,
-    ) -> Result<Summary>
-    where
-        T: Trainer,
-        F: Fn(Worker) -> Result<T, BoxError> + Sync,
-        C: Fn(&TrialInfo) -> CallbackList + Sync,
-    {
         if workers.is_empty() {
             return Err(Error::Config("optimize needs at least one worker".into()));
         }
@@ -174,7 +162,8 @@ impl Study {
         let call = Call {
             study: self,
             n_trials,
-            deadline,
+            // `None` when the budget reaches past any representable time.
+            deadline: started.checked_add(budget),
             pool: WorkerPool::new(workers)?,
             flights: Flights::default(),
             make_trainer,
