@@ -349,6 +349,7 @@ pub fn plot_curves(runs: &[Run], path: &std::path::Path) -> Result<(), knob_core
                     scatter: false,
                 })
                 .collect(),
+            ..Default::default()
         })
         .collect();
     let columns = panels.len().min(3);

@@ -56,7 +56,9 @@ pub use storage::{
 };
 #[cfg(feature = "postgres")]
 pub use storage::{PostgresStorage, StudyRow, SCHEMA_VERSION};
-pub use study::{Leaderboard, Study, StudyBuilder, Summary, DEFAULT_HEARTBEAT, GRACE_BEATS};
+pub use study::{
+    Leaderboard, Study, StudyBuilder, StudySnapshot, Summary, DEFAULT_HEARTBEAT, GRACE_BEATS,
+};
 pub use trainer::{Trainer, TrialContext, TrialMonitor};
 pub use trial::{now_secs, Direction, Outcome, Trial, TrialState};
 pub use workers::{Device, DeviceError, Worker, Workers};

@@ -59,6 +59,7 @@ fn main() -> Result<(), Report> {
         y_label: "log10(1 - momentum)".into(),
         log_y: false,
         series: rounds,
+        ..Default::default()
     };
     std::fs::create_dir_all("runs")?;
     let path = std::path::Path::new("runs/coarse_to_fine.png");

@@ -54,6 +54,7 @@ fn main() -> Result<(), Report> {
             points: points.iter().map(|p| (p.0, p.1)).collect(),
             scatter: true,
         }],
+        ..Default::default()
     };
     std::fs::create_dir_all("runs")?;
     let path = std::path::Path::new("runs/grid_vs_random.png");

@@ -362,7 +362,8 @@ fn main() -> Result<(), Report> {
         println!("\nJournal: {storage} (resume with --storage {storage})");
     }
     println!(
-        "Report:  {} and {}",
+        "Report:  {} (every trial, sortable), {} and {}",
+        report.html.display(),
         report.png.display(),
         report.markdown.display()
     );

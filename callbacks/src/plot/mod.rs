@@ -7,8 +7,10 @@
 
 mod confusion;
 mod glyphs;
+mod study;
 
 pub use confusion::{confusion_matrix, ConfusionImage, ConfusionRenderer};
+pub use study::{draw_contour, draw_curves, Contour, Curve};
 
 use std::path::Path;
 use std::sync::Once;
@@ -56,7 +58,7 @@ pub struct Series {
 }
 
 /// One chart of a figure.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Panel {
     /// The panel's title.
     pub title: String,
@@ -66,8 +68,90 @@ pub struct Panel {
     pub y_label: String,
     /// Whether y is drawn on a log scale (values at or below zero are clipped).
     pub log_y: bool,
+    /// What the x positions stand for, and so what its ticks say.
+    pub x_axis: Axis,
+    /// The x range to draw (as positions); the data's own range when `None`.
+    pub x_range: Option<(f64, f64)>,
     /// The lines.
     pub series: Vec<Series>,
+}
+
+/// What an axis's positions stand for, so that its ticks name real values: a
+/// parameter on a log scale is drawn at log10 of its values but labelled 1e-4, 1e-3;
+/// an integer axis has ticks only at integers; a categorical one names its choices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Axis {
+    /// Positions are the values.
+    #[default]
+    Plain,
+    /// Positions are log10 of the values.
+    Log10,
+    /// Positions are -log10(1 - v) of the values v (a momentum β near 1), so that
+    /// 0.9, 0.99 and 0.999 sit evenly spaced, left to right.
+    Log10OneMinus,
+    /// Positions are integer values; ticks only at integers.
+    Integer,
+    /// Position i is the i-th name; ticks only there.
+    Names(Vec<String>),
+}
+
+impl Axis {
+    /// The tick label at position `x`; empty where this axis has no tick.
+    pub fn label(&self, x: f64) -> String {
+        let on_integer = (x - x.round()).abs() < 1e-9;
+        match self {
+            Axis::Plain => tick(x),
+            Axis::Log10 => significant(10f64.powf(x)),
+            Axis::Log10OneMinus => {
+                // Enough decimals to tell 0.99 from 0.999.
+                let decimals = x.ceil().max(0.0) as usize + 1;
+                let v = format!("{:.decimals$}", 1.0 - 10f64.powf(-x));
+                v.trim_end_matches('0').trim_end_matches('.').to_owned()
+            }
+            Axis::Integer if on_integer => format!("{x:.0}"),
+            Axis::Names(names) if on_integer && x >= 0.0 => {
+                names.get(x.round() as usize).cloned().unwrap_or_default()
+            }
+            Axis::Integer | Axis::Names(_) => String::new(),
+        }
+    }
+
+    /// The drawn range for positions from `low` to `high`: a categorical axis keeps
+    /// half a slot beside its first and last name, so no dot sits on the frame.
+    pub fn range(&self, low: f64, high: f64) -> (f64, f64) {
+        match self {
+            Axis::Names(names) => (-0.5, names.len().max(1) as f64 - 0.5),
+            Axis::Integer if high - low < 1.0 => (low - 0.5, high + 0.5),
+            _ => (low, high),
+        }
+    }
+
+    /// How many ticks to ask for: one per name or integer on a short axis.
+    pub fn ticks(&self, low: f64, high: f64) -> usize {
+        match self {
+            Axis::Names(names) => names.len().max(1),
+            Axis::Integer => ((high - low).round() as usize + 1).clamp(2, 10),
+            _ => 6,
+        }
+    }
+}
+
+/// A value with two significant digits, in the short form of a tick: 0.0032, 45, 1e-4.
+fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    if (1e-3..1e4).contains(&v.abs()) {
+        let digits = (1 - v.abs().log10().floor() as i32).max(0) as usize;
+        let s = format!("{v:.digits$}");
+        return if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        };
+    }
+    let s = format!("{v:.1e}");
+    s.replace(".0e", "e")
 }
 
 /// Draws `panels` side by side in rows of `columns` into a PNG of `width` x `height`.
@@ -112,9 +196,13 @@ where
     if !x0.is_finite() {
         (x0, x1, y0, y1) = (0.0, 1.0, 0.1, 1.0);
     }
+    if let Some(range) = panel.x_range {
+        (x0, x1) = range;
+    }
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
+    (x0, x1) = panel.x_axis.range(x0, x1);
     if y1 <= y0 {
         (y0, y1) = if panel.log_y {
             (y0 / 2.0, y0 * 2.0)
@@ -136,11 +224,15 @@ where
                 .x_desc(panel.x_label.as_str())
                 .y_desc(panel.y_label.as_str())
                 .label_style((FONT, 12))
-                .x_label_formatter(&|x| tick(*x))
+                .x_labels(panel.x_axis.ticks(x0, x1))
+                .x_label_formatter(&|x| panel.x_axis.label(*x))
                 .y_label_formatter(&|y| tick(*y))
                 .light_line_style(WHITE.mix(0.0))
                 .draw()?;
             for (i, s) in panel.series.iter().enumerate() {
+                if s.points.is_empty() {
+                    continue; // no legend entry for what is not drawn
+                }
                 let colour = PALETTE[i % PALETTE.len()];
                 let pts: Vec<(f64, f64)> = s
                     .points
@@ -159,13 +251,15 @@ where
                     PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
                 });
             }
-            chart
-                .configure_series_labels()
-                .label_font((FONT, 12))
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK.mix(0.3))
-                .draw()?;
+            if panel.series.len() > 1 {
+                chart
+                    .configure_series_labels()
+                    .label_font((FONT, 12))
+                    .position(SeriesLabelPosition::UpperRight)
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK.mix(0.3))
+                    .draw()?;
+            }
         }};
     }
     if panel.log_y {
@@ -280,6 +374,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ticks_name_real_values() {
+        assert_eq!(Axis::Log10.label(-4.0), "1e-4");
+        assert_eq!(Axis::Log10.label(-2.5), "0.0032");
+        assert_eq!(Axis::Log10.label(1.5), "32");
+        assert_eq!(Axis::Log10OneMinus.label(2.0), "0.99");
+        assert_eq!(Axis::Log10OneMinus.label(3.0), "0.999");
+        assert_eq!(Axis::Integer.label(3.0), "3");
+        assert_eq!(Axis::Integer.label(2.5), "");
+        let names = Axis::Names(vec!["adam".into(), "sgd".into()]);
+        assert_eq!(
+            (names.label(1.0), names.label(0.5)),
+            ("sgd".into(), String::new())
+        );
+        assert_eq!(names.range(0.0, 1.0), (-0.5, 1.5));
+    }
+
+    #[test]
     fn draws_a_png_with_text_on_a_fresh_machine() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("curves.png");
@@ -288,6 +399,8 @@ mod tests {
             x_label: "epoch".into(),
             y_label: "value".into(),
             log_y,
+            x_axis: Axis::Plain,
+            x_range: None,
             series: vec![
                 Series {
                     name: "train".into(),

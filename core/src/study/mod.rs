@@ -11,11 +11,13 @@ mod leaderboard;
 mod ledger;
 mod liveness;
 mod optimize;
+mod snapshot;
 
 pub use builder::StudyBuilder;
 pub use leaderboard::Leaderboard;
 pub use liveness::{DEFAULT_HEARTBEAT, GRACE_BEATS};
 pub use optimize::Summary;
+pub use snapshot::StudySnapshot;
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -533,6 +535,35 @@ impl Study {
             state.record(Event::TrialEnqueued {
                 params: params.clone(),
                 retry_of: None,
+            })
+        })
+    }
+
+    /// Queues the params of failed trial `number` again, so a later `optimize` (in
+    /// any process) runs them; the retry does not count toward the trial budget. Refused
+    /// for a trial that did not fail or was already queued again.
+    pub fn retry(&self, number: u64) -> Result<()> {
+        self.locked(|state| {
+            let ledger = &state.ledger;
+            let trial = ledger
+                .history
+                .get(number)
+                .ok_or(Error::UnknownTrial(number))?;
+            if trial.state != TrialState::Failed {
+                return Err(Error::Config(format!(
+                    "trial {number} is {}, not failed: only failed trials are retried",
+                    trial.state
+                )));
+            }
+            if ledger.retried.contains(&number) {
+                return Err(Error::Config(format!(
+                    "trial {number} was already queued again"
+                )));
+            }
+            let params = trial.params.clone();
+            state.record(Event::TrialEnqueued {
+                params,
+                retry_of: Some(number),
             })
         })
     }
