@@ -29,11 +29,15 @@ impl Mode {
 ///
 /// It follows Keras: an improvement resets the wait only if it also beats `baseline`
 /// (when one is set), epochs before `start_from_epoch` are ignored, and it never stops
-/// at epoch 0. An epoch whose logs lack the metric is skipped.
+/// at epoch 0. An epoch whose logs lack the metric is skipped. With
+/// [`EarlyStopping::restore_best_weights`] it keeps the best epoch's model and, when it
+/// stops training, asks the trainer to load it back, so the trial ends with the best
+/// epoch's model and value (as Keras, only when it stops the training).
 ///
 /// ```
 /// use knob_callbacks::EarlyStopping;
 /// let stop = EarlyStopping::new("val_accuracy").patience(3).min_delta(0.001);
+/// let keep_best = EarlyStopping::new("val_loss").patience(2).restore_best_weights(true);
 /// ```
 #[derive(Debug, Clone)]
 pub struct EarlyStopping {
@@ -47,6 +51,8 @@ pub struct EarlyStopping {
     best: Option<f64>,
     best_epoch: Option<usize>,
     stopped_epoch: Option<usize>,
+    restore_best_weights: bool,
+    best_state: Option<Vec<u8>>,
 }
 
 impl Default for EarlyStopping {
@@ -69,7 +75,17 @@ impl EarlyStopping {
             best: None,
             best_epoch: None,
             stopped_epoch: None,
+            restore_best_weights: false,
+            best_state: None,
         }
+    }
+
+    /// Keeps the best epoch's model and restores it when stopping. Needs a trainer that
+    /// lends its model ([`EpochView::with_model`], as `MlpTrainer` does); with any other
+    /// the first epoch fails with an error that says so.
+    pub fn restore_best_weights(mut self, restore: bool) -> Self {
+        self.restore_best_weights = restore;
+        self
     }
 
     /// The smallest change that counts as an improvement (its sign is ignored).
@@ -130,6 +146,7 @@ impl Callback for EarlyStopping {
         self.best = None;
         self.best_epoch = None;
         self.stopped_epoch = None;
+        self.best_state = None;
         Ok(())
     }
 
@@ -137,7 +154,7 @@ impl Callback for EarlyStopping {
         &mut self,
         epoch: usize,
         logs: &Logs,
-        _: &EpochView<'_>,
+        view: &EpochView<'_>,
     ) -> Result<Control, BoxError> {
         let Some(&value) = logs.get(&self.monitor) else {
             return Ok(Control::Continue);
@@ -149,6 +166,13 @@ impl Callback for EarlyStopping {
         if self.improves(value, self.best) {
             self.best = Some(value);
             self.best_epoch = Some(epoch);
+            if self.restore_best_weights {
+                let model = view.model.ok_or(
+                    "EarlyStopping::restore_best_weights needs a trainer that lends its \
+                     model (EpochView::with_model); this trainer does not",
+                )?;
+                self.best_state = Some(model.to_state());
+            }
             if self.improves(value, self.baseline) {
                 self.wait = 0;
             }
@@ -156,6 +180,9 @@ impl Callback for EarlyStopping {
         }
         if self.wait >= self.patience && epoch > 0 {
             self.stopped_epoch = Some(epoch);
+            if let Some(state) = self.best_state.take() {
+                view.restore_model(state);
+            }
             return Ok(Control::Stop);
         }
         Ok(Control::Continue)

@@ -6,6 +6,7 @@
 mod confusion_matrix;
 mod csv_logger;
 mod early_stopping;
+mod model_checkpoint;
 pub mod plot;
 mod progress_bar;
 pub mod report;
@@ -16,6 +17,7 @@ mod terminate_on_nan;
 pub use confusion_matrix::ConfusionMatrix;
 pub use csv_logger::CsvLogger;
 pub use early_stopping::{EarlyStopping, Mode};
+pub use model_checkpoint::ModelCheckpoint;
 pub use progress_bar::{ProgressBar, StudyProgress};
 pub use schedules::{LearningRateScheduler, ReduceLROnPlateau};
 pub use tensorboard::{write_experiment, TensorBoard, UpdateFreq};

@@ -5,14 +5,14 @@
 //! a batch of inputs) comes here as plain data in an [`EpochView`], so `knob-core` never
 //! sees a tensor library.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crate::error::panic_message;
 use crate::error::BoxError;
-use crate::params::Params;
+use crate::params::{Params, Value};
 use crate::space::SearchSpace;
 use crate::trial::TrialState;
 
@@ -94,6 +94,15 @@ pub trait WeightSource {
     fn for_each_weight(&self, visit: &mut dyn FnMut(Weights<'_>));
 }
 
+/// A model that hands over its whole trained state as bytes, so that a callback can
+/// keep the best epoch's model (`knob_callbacks::ModelCheckpoint`, `EarlyStopping`'s
+/// `restore_best_weights`) without knowing the tensor library. The bytes are the
+/// trainer's own format (for the MLP, `Mlp::to_bytes`, loaded by `Mlp::from_bytes`).
+pub trait ModelState {
+    /// The model's state now.
+    fn to_state(&self) -> Vec<u8>;
+}
+
 /// Validation predictions with their true labels, for a confusion matrix.
 #[derive(Debug, Clone, Copy)]
 pub struct Predictions<'a> {
@@ -144,7 +153,11 @@ pub struct EpochView<'a> {
     pub predictions: Option<Predictions<'a>>,
     /// A few training inputs.
     pub images: Option<ImageBatch<'a>>,
+    /// The model's whole state, from trainers that can also load one back.
+    pub model: Option<&'a dyn ModelState>,
     learning_rate: Cell<Option<f64>>,
+    restore: RefCell<Option<Vec<u8>>>,
+    attrs: RefCell<Vec<(String, Value)>>,
 }
 
 impl<'a> EpochView<'a> {
@@ -155,8 +168,41 @@ impl<'a> EpochView<'a> {
             weights: None,
             predictions: None,
             images: None,
+            model: None,
             learning_rate: Cell::new(None),
+            restore: RefCell::new(None),
+            attrs: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Lends the model's state. A trainer that does must also honour
+    /// [`EpochView::take_restore`].
+    pub fn with_model(mut self, model: &'a dyn ModelState) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// Asks the trainer to load `state` (taken earlier from [`EpochView::model`])
+    /// into the model after this epoch's callbacks; the trial's value is then the
+    /// restored model's.
+    pub fn restore_model(&self, state: Vec<u8>) {
+        *self.restore.borrow_mut() = Some(state);
+    }
+
+    /// The state a callback asked to restore this epoch, for the trainer to load.
+    pub fn take_restore(&self) -> Option<Vec<u8>> {
+        self.restore.borrow_mut().take()
+    }
+
+    /// Records a user attribute on the trial, such as where a callback saved the model;
+    /// [`TrialContext::end_epoch`](crate::TrialContext::end_epoch) hands it to the study.
+    pub fn set_user_attr(&self, key: impl Into<String>, value: impl Into<Value>) {
+        self.attrs.borrow_mut().push((key.into(), value.into()));
+    }
+
+    /// The attributes callbacks recorded, emptied.
+    pub fn take_user_attrs(&self) -> Vec<(String, Value)> {
+        std::mem::take(&mut *self.attrs.borrow_mut())
     }
 
     /// Lends the model's weights.

@@ -40,8 +40,8 @@ mod trial;
 mod workers;
 
 pub use callback::{
-    Callback, CallbackList, Control, EpochView, ImageBatch, LambdaCallback, Logs, Predictions,
-    TrialInfo, WeightSource, Weights,
+    Callback, CallbackList, Control, EpochView, ImageBatch, LambdaCallback, Logs, ModelState,
+    Predictions, TrialInfo, WeightSource, Weights,
 };
 pub use error::{BoxError, Error, Report, Result, SpaceError};
 pub use history::{History, Observation};

@@ -223,6 +223,9 @@ impl<'a> TrialContext<'a> {
         value: f64,
     ) -> Result<Control, BoxError> {
         let from_callbacks = self.callbacks.on_epoch_end(epoch, logs, view)?;
+        for (key, attr) in view.take_user_attrs() {
+            self.set_user_attr(&key, attr)?;
+        }
         let from_monitor = self.report(epoch as u64, value)?;
         Ok(if from_callbacks.is_stop() || from_monitor.is_stop() {
             Control::Stop

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use knob_callbacks::report::{importance, write_report, MIN_TRIALS_FOR_IMPORTANCE};
-use knob_callbacks::{ConfusionMatrix, StudyProgress, TensorBoard};
+use knob_callbacks::{ConfusionMatrix, ModelCheckpoint, StudyProgress, TensorBoard};
 use knob_core::{
     BoxError, CallbackList, Device, Direction, Params, Report, Scale, SearchSpace, Study, Trainer,
     TrialState, Workers,
@@ -185,6 +185,9 @@ fn main() -> Result<(), Report> {
     // refused here, before any training.
     std::fs::create_dir_all(&logdir)
         .map_err(|e| format!("log directory {}: {e}", logdir.display()))?;
+    // Each trial's best epoch, so the best trial's model can be loaded afterwards.
+    let models = run_dir.join("models").join("trial-{trial}.knobmlp");
+    let models = models.display().to_string();
     let space = space(args.space);
     let mut builder = Study::builder(space.clone())
         .direction(Direction::Maximize)
@@ -272,6 +275,11 @@ fn main() -> Result<(), Report> {
                         .experiment_name("tune_digits"),
                 )
                 .with(ConfusionMatrix::new(&logdir))
+                .with(
+                    ModelCheckpoint::new(models.clone())
+                        .monitor("val_accuracy")
+                        .save_best_only(true),
+                )
                 .with(progress.trial())
         },
     )?;
@@ -325,6 +333,7 @@ fn main() -> Result<(), Report> {
             "failed": count(TrialState::Failed),
             "failed_for_good": failed_for_good,
             "pruned": count(TrialState::Pruned),
+            "best_model": best.as_ref().and_then(ModelCheckpoint::saved),
             "seconds": seconds,
         });
         println!("{line}");
@@ -367,6 +376,12 @@ fn main() -> Result<(), Report> {
         report.png.display(),
         report.markdown.display()
     );
+    if let Some(model) = best.as_ref().and_then(ModelCheckpoint::saved) {
+        println!(
+            "Model:   {} (the best trial's best epoch; Mlp::from_file loads it)",
+            model.display()
+        );
+    }
     println!(
         "View:    tensorboard --logdir {} {}",
         logdir.display(),

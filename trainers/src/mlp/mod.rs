@@ -87,6 +87,15 @@ pub enum Objective {
     ValLoss,
 }
 
+impl Objective {
+    fn pick(self, val_loss: f64, val_accuracy: f64) -> f64 {
+        match self {
+            Objective::ValAccuracy => val_accuracy,
+            Objective::ValLoss => val_loss,
+        }
+    }
+}
+
 /// Trains a multilayer perceptron per trial, its shape and training set by the trial's
 /// params ([`Config`] lists them), and returns the validation metric.
 ///
@@ -340,14 +349,20 @@ impl<D: MlpDevice> MlpTrainer<D> {
                     channels: 1,
                     pixels: &self.images,
                 })
-                .with_learning_rate(model.learning_rate());
-            value = match self.objective {
-                Objective::ValAccuracy => val_accuracy,
-                Objective::ValLoss => val_loss,
-            };
+                .with_learning_rate(model.learning_rate())
+                .with_model(&model);
+            value = self.objective.pick(val_loss, val_accuracy);
             let control = ctx.end_epoch(epoch, &logs, &view, value)?;
-            if let Some(lr) = view.learning_rate() {
+            let lr = view.learning_rate();
+            let restore = view.take_restore();
+            drop(view);
+            if let Some(lr) = lr {
                 scale *= lr / model.learning_rate();
+            }
+            if let Some(state) = restore {
+                model.restore(&state, config)?;
+                let (val_loss, val_accuracy, _) = self.evaluate(&model);
+                value = self.objective.pick(val_loss, val_accuracy);
             }
             if stopped || control.is_stop() {
                 break;

@@ -1,7 +1,7 @@
 //! The trained model on its own, for custom loops and benchmarks.
 
 use dfdx::prelude::*;
-use knob_core::{BoxError, WeightSource, Weights};
+use knob_core::{BoxError, ModelState, WeightSource, Weights};
 
 use super::checkpoint::State;
 use super::config::Config;
@@ -93,6 +93,41 @@ impl<D: MlpDevice> Mlp<D> {
         })
     }
 
+    /// The model in a file of [`Mlp::to_bytes`] (as `ModelCheckpoint` writes), with
+    /// `config` (the trial's, for the activation and batch norm); errors name the file.
+    pub fn from_file(
+        path: impl AsRef<std::path::Path>,
+        config: &Config,
+        dev: D,
+    ) -> Result<Self, BoxError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read model {}: {e}", path.display()))?;
+        Self::from_bytes(&bytes, config, dev)
+            .map_err(|e| format!("model {}: {e}", path.display()).into())
+    }
+
+    /// Loads a state saved by [`Mlp::to_bytes`] into this model (same layer sizes),
+    /// keeping its device and learning rate: what `EarlyStopping`'s
+    /// `restore_best_weights` asks for.
+    pub fn restore(&mut self, bytes: &[u8], config: &Config) -> Result<(), BoxError> {
+        let state = State::decode(bytes)?;
+        let mut optimizer =
+            Optimizer::new(config.optimizer, self.optimizer.lr, config.weight_decay);
+        let net = Network::from_state(&self.dev, &state, config, &mut optimizer)?;
+        if net.layers.len() != self.net.layers.len()
+            || net
+                .layers
+                .iter()
+                .zip(&self.net.layers)
+                .any(|(a, b)| a.w.shape() != b.w.shape())
+        {
+            return Err("the state to restore has other layer sizes than the model".into());
+        }
+        (self.net, self.optimizer) = (net, optimizer);
+        Ok(())
+    }
+
     /// The sizes of the layers: inputs, hidden widths, classes.
     pub fn sizes(&self) -> Vec<usize> {
         let mut sizes = vec![self.inputs];
@@ -165,5 +200,11 @@ impl<D: MlpDevice> WeightSource for Mlp<D> {
                 values: &values,
             });
         }
+    }
+}
+
+impl<D: MlpDevice> ModelState for Mlp<D> {
+    fn to_state(&self) -> Vec<u8> {
+        self.to_bytes()
     }
 }
