@@ -85,6 +85,24 @@ fn inspect(logdir: &Path, requires: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Serves `logdir` with TensorBoard's own server and the flags knob tells users to
+/// run it with, and reads it back through the HTTP API the dashboard's pages use.
+fn serve(logdir: &Path) -> serde_json::Value {
+    let out = Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tb_serve.py"))
+        .arg(logdir)
+        .args(knob_callbacks::tensorboard::VIEW_FLAGS.split_whitespace())
+        .output()
+        .expect("running tb_serve.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tb_serve.py failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
 #[test]
 fn a_study_logs_what_tensorboard_reads() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,7 +126,8 @@ fn a_study_logs_what_tensorboard_reads() {
                     .histogram_freq(1)
                     .update_freq(UpdateFreq::Every(10))
                     .write_images(true)
-                    .experiment_name("digits"),
+                    .experiment_name("digits")
+                    .objective("val_accuracy"),
             )
             .with(ConfusionMatrix::new(&logdir).save_to(dir.path().join("png")))
     };
@@ -117,7 +136,7 @@ fn a_study_logs_what_tensorboard_reads() {
         |_| MlpTrainer::new(train.clone(), valid.clone()).map(|t| t.defaults(epochs.clone()));
     study.optimize(2, 2, trainer, callbacks).unwrap();
     // The first trial's callback wrote the experiment from the trial's space: once.
-    assert!(!write_experiment(&logdir, "digits", &space).unwrap());
+    assert!(!write_experiment(&logdir, "digits", &space, &["val_loss"], "val_loss").unwrap());
 
     // A text summary too, written directly.
     let mut notes = RunWriter::create(&logdir.join("notes")).unwrap();
@@ -145,6 +164,37 @@ fn a_study_logs_what_tensorboard_reads() {
         ],
     );
     assert!(ok, "tb_inspect found problems:\n{report}");
+    // What the dashboard shows, through TensorBoard's HTTP data API: every epoch's
+    // confusion matrix (the viewing flags keep them all), histograms, curves, and the
+    // HParams table with the objective as its first metric and both sessions a success.
+    let served = serve(&logdir);
+    for trial in ["trial_0000", "trial_0001"] {
+        let count = |kind: &str, key: String| served[kind][&key].as_u64().unwrap_or(0);
+        assert_eq!(
+            count("images", format!("{trial}/confusion|confusion_matrix")),
+            3,
+            "{served}"
+        );
+        assert_eq!(
+            count("images", format!("{trial}/train|input_images")),
+            1,
+            "{served}"
+        );
+        assert_eq!(
+            count("histograms", format!("{trial}/train|dense_0/kernel")),
+            3,
+            "{served}"
+        );
+        let tags = served["scalars"][format!("{trial}/validation")].to_string();
+        assert!(tags.contains("epoch_accuracy"), "{served}");
+        assert_eq!(served["sessions"][trial], "STATUS_SUCCESS", "{served}");
+    }
+    let metrics = served["metrics"].as_array().unwrap();
+    assert_eq!(metrics[0], "validation/epoch_accuracy", "{served}");
+    assert!(
+        metrics.iter().any(|m| m == "train/epoch_lr"),
+        "every logged value is a column: {served}"
+    );
     let pngs = std::fs::read_dir(dir.path().join("png")).unwrap().count();
     assert_eq!(pngs, 6, "confusion matrices saved to disk");
     if let Ok(keep) = std::env::var("KNOB_KEEP_TB") {

@@ -1,86 +1,65 @@
-//! A small study end to end: a search space with every kind of scale, random search on
-//! two workers, a journal that a rerun resumes, callbacks, and a leaderboard.
-//!
-//! The objective is a closed-form stand-in for a training run (its optimum sits at a
-//! learning rate of 3e-3, β = 0.99, 2 layers of 64 units, ReLU), so the example runs in
-//! a second. Rerun it with the same journal to see the study resume.
-
-use knob_callbacks::{EarlyStopping, TerminateOnNaN};
-use knob_core::{
-    BoxError, Callback, CallbackList, Direction, EpochView, Logs, Params, Report, Scale,
-    SearchSpace, Study, TrialContext,
-};
-use knob_samplers::RandomSampler;
-use knob_trainers::FnTrainer;
-
-/// A pretend validation accuracy that peaks at the known optimum and improves by epoch.
-fn train(params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
-    let lr = params.float("lr")?;
-    let beta = params.float("momentum")?;
-    let layers = params.int("layers")? as f64;
-    let units = params.int("units")? as f64;
-    let relu = params.str("activation")? == "relu";
-    let gap = (lr / 3e-3).log10().powi(2)
-        + 0.5 * ((1.0 - beta) / 0.01).log10().powi(2)
-        + 0.02 * (layers - 2.0).powi(2)
-        + 0.3 * (units / 64.0).log2().powi(2) / 4.0
-        + if relu { 0.0 } else { 0.05 };
-    let ceiling = 0.99 - 0.2 * gap.min(4.0);
-
-    let info = ctx.info().clone();
-    ctx.callbacks.on_train_begin(&info)?;
-    let mut logs = Logs::new();
-    let mut accuracy = 0.0;
-    for epoch in 0..10u64 {
-        accuracy = ceiling * (1.0 - (-0.5 * (epoch + 1) as f64).exp());
-        logs.insert("val_accuracy".into(), accuracy);
-        logs.insert("val_loss".into(), 1.0 - accuracy);
-        // The callbacks' epoch end, then the value reported to the study's pruner.
-        if ctx
-            .end_epoch(epoch as usize, &logs, &EpochView::new(&info), accuracy)?
-            .is_stop()
-        {
-            break;
-        }
-    }
-    ctx.callbacks.on_train_end(&logs)?;
-    Ok(accuracy)
-}
+//! The README's Quickstart: a GP study of a dfdx MLP on the embedded 8x8 digits, two
+//! trials at a time, with TensorBoard logs, early stopping and each trial's best model.
+use knob_callbacks::report::write_report;
+use knob_callbacks::{ConfusionMatrix, EarlyStopping, ModelCheckpoint, TensorBoard};
+use knob_core::{CallbackList, Direction, Params, Report, Scale, SearchSpace, Study};
+use knob_samplers::GpSampler;
+use knob_trainers::{data, MlpTrainer};
 
 fn main() -> Result<(), Report> {
+    let (train, valid) = data::prepare(data::digits(), 0.2, 0); // embedded 8x8 digits
     let space = SearchSpace::builder()
-        .float("lr", 1e-5, 1e-1, Scale::Log)
-        .float("momentum", 0.9, 0.999, Scale::LogOneMinus)
-        .int("layers", 1, 4, Scale::Linear)
-        .int("units", 16, 256, Scale::Log)
-        .categorical("activation", ["relu", "tanh"])
+        .float("lr", 1e-4, 3e-2, Scale::Log) // every decade equally likely
+        .float("beta1", 0.8, 0.99, Scale::LogOneMinus) // 1-β log-uniform
+        .int("layers", 1, 3, Scale::Linear) // each count equally likely
+        .int("units", 32, 256, Scale::Log)
         .build()?;
-    let journal = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "runs/quickstart.jsonl".into());
-    let study = Study::builder(space)
-        .direction(Direction::Maximize)
-        .sampler(RandomSampler::new())
-        .journal(&journal)
-        .seed(42)
+    let study = Study::builder(space.clone())
+        .direction(Direction::Maximize) // validation accuracy
+        .sampler(GpSampler::new())
+        .journal("runs/quickstart/study.jsonl") // rerun to resume
         .build()?;
-
-    let summary = study.optimize(
-        40,
-        2,
-        |_worker| Ok(FnTrainer::new(train)),
+    let epochs = Params::from_iter([("epochs", 8.into())]);
+    study.optimize(
+        12, // trials
+        2,  // workers, one per core
+        |_worker| MlpTrainer::new(train.clone(), valid.clone()).map(|t| t.defaults(epochs.clone())),
         |_trial| {
             CallbackList::new()
+                // Curves, histograms, input images and the HParams table.
                 .with(
-                    EarlyStopping::new("val_accuracy")
-                        .patience(2)
-                        .min_delta(1e-3),
+                    TensorBoard::new("runs/quickstart/tb")
+                        .histogram_freq(1)
+                        .objective("val_accuracy"),
                 )
-                .with(TerminateOnNaN::new())
+                .with(ConfusionMatrix::new("runs/quickstart/tb"))
+                .with(
+                    EarlyStopping::new("val_loss")
+                        .patience(2)
+                        .restore_best_weights(true),
+                )
+                .with(
+                    ModelCheckpoint::new("runs/quickstart/models/trial-{trial}.knobmlp")
+                        .monitor("val_accuracy")
+                        .save_best_only(true),
+                )
         },
     )?;
-    println!("{summary}\n");
     println!("{}", study.leaderboard(5)?);
-    println!("journal: {journal} (run again to resume; delete it to start over)");
+    if let Some(path) = study
+        .best_trial()?
+        .as_ref()
+        .and_then(ModelCheckpoint::saved)
+    {
+        println!("best model: {} (Mlp::from_file loads it)", path.display());
+    }
+    write_report(
+        "runs/quickstart/report".as_ref(),
+        &study.history()?,
+        &space,
+        "quickstart",
+        None,
+    )?;
+    println!("view: tensorboard --logdir runs/quickstart/tb --samples_per_plugin=images=1000");
     Ok(())
 }

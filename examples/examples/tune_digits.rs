@@ -272,7 +272,8 @@ fn main() -> Result<(), Report> {
                 .with(
                     TensorBoard::new(&logdir)
                         .histogram_freq(1)
-                        .experiment_name("tune_digits"),
+                        .experiment_name("tune_digits")
+                        .objective("val_accuracy"),
                 )
                 .with(ConfusionMatrix::new(&logdir))
                 .with(

@@ -26,13 +26,14 @@ pub enum UpdateFreq {
 /// `histogram_freq` epochs, weights as images with `write_images`, and the first
 /// training images once. The trial run holds its HParams session (start at the first
 /// epoch, end when training ends). When the trial carries its space (every trial of a
-/// study or a PBT population does), the first trial to begin also writes the study's
-/// HParams experiment to `log_dir` ([`super::write_experiment`]), so TensorBoard's
-/// HPARAMS tab lists every trial with nothing else to call.
+/// study or a PBT population does), the first epoch of the first trial also writes the
+/// study's HParams experiment to `log_dir` ([`super::write_experiment`]), with a metric
+/// column for every value the epoch logged and the [`TensorBoard::objective`] first, so
+/// TensorBoard's HPARAMS tab lists every trial with nothing else to call.
 ///
 /// ```no_run
 /// use knob_callbacks::TensorBoard;
-/// let tb = TensorBoard::new("runs/study/tb").histogram_freq(1);
+/// let tb = TensorBoard::new("runs/study/tb").histogram_freq(1).objective("val_accuracy");
 /// ```
 pub struct TensorBoard {
     log_dir: PathBuf,
@@ -41,6 +42,10 @@ pub struct TensorBoard {
     write_images: bool,
     log_inputs: bool,
     experiment_name: String,
+    objective: String,
+    /// Whether this callback has offered the experiment (it is written once per log
+    /// directory, by whichever callback offers it first).
+    experiment_offered: bool,
     runs: Option<Runs>,
     global_batch: i64,
 }
@@ -100,6 +105,8 @@ impl TensorBoard {
             write_images: false,
             log_inputs: true,
             experiment_name: "knob".into(),
+            objective: "val_loss".into(),
+            experiment_offered: false,
             runs: None,
             global_batch: 0,
         }
@@ -135,6 +142,13 @@ impl TensorBoard {
         self
     }
 
+    /// The epoch log key the study optimizes (default `val_loss`, as Keras's monitors):
+    /// the HPARAMS table's first metric, which TensorBoard colours and sorts by.
+    pub fn objective(mut self, metric: impl Into<String>) -> Self {
+        self.objective = metric.into();
+        self
+    }
+
     fn runs(&mut self) -> Result<&mut Runs, BoxError> {
         self.runs
             .as_mut()
@@ -154,9 +168,6 @@ impl Callback for TensorBoard {
             if runs.session_step.is_some() {
                 runs.end_session(TrialState::Complete)?;
             }
-        }
-        if let Some(space) = &trial.space {
-            super::write_experiment(&self.log_dir, &self.experiment_name, space)?;
         }
         let name = format!("trial_{:04}", trial.number);
         let dir = self.log_dir.join(&name);
@@ -202,6 +213,19 @@ impl Callback for TensorBoard {
         logs: &Logs,
         view: &EpochView<'_>,
     ) -> Result<Control, BoxError> {
+        if !self.experiment_offered {
+            if let Some(space) = self.runs()?.trial.space.clone() {
+                self.experiment_offered = true;
+                let keys: Vec<&str> = logs.keys().map(String::as_str).collect();
+                super::write_experiment(
+                    &self.log_dir,
+                    &self.experiment_name,
+                    &space,
+                    &keys,
+                    &self.objective,
+                )?;
+            }
+        }
         let (histograms, images, inputs) =
             (self.histogram_freq, self.write_images, self.log_inputs);
         let runs = self.runs()?;

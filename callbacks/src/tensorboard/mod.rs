@@ -51,16 +51,19 @@ impl RunWriter {
 /// The file whose creation claims the writing of a log directory's experiment.
 const EXPERIMENT_CLAIM: &str = ".knob-hparams-experiment";
 
-/// Writes the HParams experiment of a study over `space` to the study's log
-/// directory `dir` (the run TensorBoard should be pointed at), once per directory:
-/// the [`TensorBoard`] callback calls it at the start of every trial that carries its
-/// space, and only the first call, in whichever process, writes (it claims the
-/// directory by creating a marker file that no other call can create again).
-/// Returns whether this call wrote it.
+/// Writes the HParams experiment of a study over `space`, with a metric column per
+/// epoch log key in `metrics` (`val_accuracy`, `loss`, …; [`summary::metrics`] orders
+/// them, `objective` first), to the study's log directory `dir` (the run TensorBoard
+/// should be pointed at), once per directory: the [`TensorBoard`] callback calls it at
+/// the end of the first epoch of every trial that carries its space, and only the first
+/// call, in whichever process, writes (it claims the directory by creating a marker
+/// file that no other call can create again). Returns whether this call wrote it.
 pub fn write_experiment(
     dir: &Path,
     name: &str,
     space: &knob_core::SearchSpace,
+    metrics: &[&str],
+    objective: &str,
 ) -> std::io::Result<bool> {
     std::fs::create_dir_all(dir)?;
     let claim = dir.join(EXPERIMENT_CLAIM);
@@ -81,7 +84,12 @@ pub fn write_experiment(
     let mut run = RunWriter::create(dir)?;
     run.write(
         0,
-        vec![summary::experiment(name, space, knob_core::now_secs())],
+        vec![summary::experiment(
+            name,
+            space,
+            &summary::metrics(metrics.iter().copied(), objective),
+            knob_core::now_secs(),
+        )],
     )?;
     run.flush()?;
     Ok(true)

@@ -253,18 +253,32 @@ fn pb(value: &ParamValue) -> PbValue {
     PbValue { kind: Some(kind) }
 }
 
-/// The metrics a knob study shows in the HPARAMS table: last-epoch loss and accuracy of
-/// the `train` and `validation` runs.
-pub const METRICS: [(&str, &str, i32); 4] = [
-    ("train", "epoch_loss", 1),
-    ("train", "epoch_accuracy", 1),
-    ("validation", "epoch_loss", 2),
-    ("validation", "epoch_accuracy", 2),
-];
+/// The HPARAMS table's metric columns for the epoch logs' `keys`: `val_x` is the
+/// `validation` run's `epoch_x`, any other key `k` the `train` run's `epoch_k`. The
+/// `objective` comes first (TensorBoard colours and sorts by the first metric), then
+/// the validation metrics, then the training ones.
+pub fn metrics<'a>(
+    keys: impl IntoIterator<Item = &'a str>,
+    objective: &str,
+) -> Vec<(String, String, i32)> {
+    let column = |key: &str| match key.strip_prefix("val_") {
+        Some(metric) => ("validation".to_owned(), format!("epoch_{metric}"), 2),
+        None => ("train".to_owned(), format!("epoch_{key}"), 1),
+    };
+    let mut keys: Vec<&str> = keys.into_iter().collect();
+    keys.sort_by_key(|k| (*k != objective, !k.starts_with("val_"), *k));
+    keys.dedup();
+    keys.into_iter().map(column).collect()
+}
 
 /// The HParams experiment of a study over `space`: one column per parameter (numbers
-/// with their interval, choices with their values) and the [`METRICS`].
-pub fn experiment(name: &str, space: &SearchSpace, created: f64) -> Value {
+/// with their interval, choices with their values) and one per metric of [`metrics`].
+pub fn experiment(
+    name: &str,
+    space: &SearchSpace,
+    metrics: &[(String, String, i32)],
+    created: f64,
+) -> Value {
     let hparam_infos = space
         .params()
         .iter()
@@ -331,12 +345,12 @@ pub fn experiment(name: &str, space: &SearchSpace, created: f64) -> Value {
             }
         })
         .collect();
-    let metric_infos = METRICS
+    let metric_infos = metrics
         .iter()
         .map(|(group, tag, kind)| MetricInfo {
             name: Some(MetricName {
-                group: (*group).into(),
-                tag: (*tag).into(),
+                group: group.clone(),
+                tag: tag.clone(),
             }),
             dataset_type: *kind,
         })
@@ -592,13 +606,33 @@ mod tests {
                 .data
                 .unwrap()
         };
-        let hparams_plugin_data::Data::Experiment(e) = decode(experiment("e", &space, 0.0)) else {
+        let columns = metrics(["loss", "val_f1", "accuracy", "val_loss"], "val_f1");
+        let hparams_plugin_data::Data::Experiment(e) =
+            decode(experiment("e", &space, &columns, 0.0))
+        else {
             panic!("an experiment")
         };
         assert_eq!(
             (e.hparam_infos[1].r#type, &e.hparam_infos[1].domain),
             (HPARAM_STRING, &None)
         );
+        // The objective first, then validation, then training metrics.
+        let names: Vec<(String, String)> = e
+            .metric_infos
+            .iter()
+            .map(|m| {
+                let n = m.name.clone().unwrap();
+                (n.group, n.tag)
+            })
+            .collect();
+        let expected = [
+            ("validation", "epoch_f1"),
+            ("validation", "epoch_loss"),
+            ("train", "epoch_accuracy"),
+            ("train", "epoch_loss"),
+        ]
+        .map(|(g, t)| (g.to_owned(), t.to_owned()));
+        assert_eq!(names, expected);
         let session = |params: Params| match decode(session_start("t", &params, Some(&space), 0.0))
         {
             hparams_plugin_data::Data::SessionStartInfo(s) => s.hparams["momentum"].clone(),
