@@ -287,27 +287,19 @@ fn main() -> Result<(), Report> {
     progress.finish();
 
     let history = study.history()?;
-    // A GP study ranks parameters by its fitted lengthscales; the others by a
-    // model-free variance decomposition.
-    let ranking = if args.sampler.starts_with("gp") {
-        GpSampler::new()
-            .importance(&space, &history)
-            .map(|r| ("GP lengthscales", r))
+    // Every study ranks parameters by fANOVA; a GP study also by its lengthscales.
+    let lengthscales = if args.sampler.starts_with("gp") {
+        GpSampler::new().importance(&space, &history)
     } else {
         None
     };
-    let method = ranking
-        .as_ref()
-        .map_or("variance explained, model-free", |r| r.0);
-    let shares = ranking
-        .as_ref()
-        .map_or_else(|| importance(&history, &space), |r| r.1.clone());
+    let shares = importance(&history, &space);
     let report = write_report(
         &run_dir.join("report"),
         &history,
         &space,
         "tune_digits: validation accuracy",
-        ranking,
+        lengthscales.clone().map(|r| ("GP lengthscales", r)),
     )?;
     let count = |s| history.in_state(s).count();
     let best = history.best().cloned();
@@ -358,9 +350,19 @@ fn main() -> Result<(), Report> {
             "Importance: needs {MIN_TRIALS_FOR_IMPORTANCE} complete trials; this study has {complete}."
         );
     } else {
-        println!("Importance ({method}):");
+        let gp = |name: &str| {
+            let share = lengthscales.as_ref()?.iter().find(|r| r.0 == name)?.1;
+            Some(format!("{:>8.1}%", 100.0 * share))
+        };
+        let beside = if lengthscales.is_some() {
+            "; GP lengthscales beside"
+        } else {
+            ""
+        };
+        println!("Importance ({}{beside}):", knob_callbacks::report::METHOD);
         for (name, share) in shares {
-            println!("  {name:<11} {:>5.1}%", 100.0 * share);
+            let model = gp(&name).unwrap_or_default();
+            println!("  {name:<11} {:>5.1}%{model}", 100.0 * share);
         }
     }
     if is_url(&storage) {

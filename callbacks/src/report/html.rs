@@ -85,26 +85,30 @@ pub(super) fn page(c: &Contents<'_>, svg: &str) -> String {
             escape(&b.params.to_string())
         );
     }
-    let _ = write!(
-        out,
-        "<h2>Importance</h2>\n<p>Method: {}.</p>\n",
-        escape(&c.method)
-    );
+    out += "<h2>Importance</h2>\n";
     match c.no_ranking() {
         Some(why) => {
-            let _ = writeln!(out, "<p>No ranking: it {}.</p>", escape(&why));
+            let _ = writeln!(out, "<p>None: it {}.</p>", escape(&why));
         }
         None => {
-            out += "<table><thead><tr><th>parameter</th><th>share</th></tr></thead><tbody>\n";
-            for (name, share) in &c.ranking {
-                let _ = writeln!(
-                    out,
-                    "<tr><td>{}</td><td>{:.1}%</td></tr>",
-                    escape(name),
-                    share * 100.0
-                );
+            let rows = c.importance_rows();
+            out += "<table><thead><tr>";
+            for h in &rows[0] {
+                let _ = write!(out, "<th>{}</th>", escape(h));
             }
-            out += "</tbody></table>\n";
+            out += "</tr></thead><tbody>\n";
+            for row in &rows[1..] {
+                out += "<tr>";
+                for cell in row {
+                    let _ = write!(out, "<td>{}</td>", escape(cell));
+                }
+                out += "</tr>\n";
+            }
+            let _ = writeln!(
+                out,
+                "</tbody></table>\n<p>fANOVA: {}.</p>",
+                escape(super::METHOD)
+            );
         }
     }
     out += "<h2>Figure</h2>\n<figure>";

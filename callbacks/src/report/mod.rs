@@ -4,6 +4,9 @@
 
 mod figure;
 mod html;
+mod importance;
+
+pub use importance::{importance, METHOD, MIN_TRIALS_FOR_IMPORTANCE};
 
 use std::path::{Path, PathBuf};
 
@@ -11,69 +14,6 @@ use knob_core::{BoxError, Direction, Domain, History, Scale, SearchSpace, Trial,
 
 use crate::plot::{Axis, Contour, Curve, Panel, Polyline, Series};
 use figure::{Cell, FirstRow};
-/// The complete trials a ranking of the parameters needs: with fewer, every method
-/// (this one, a GP's lengthscales) mostly ranks noise, so none is shown.
-pub const MIN_TRIALS_FOR_IMPORTANCE: usize = 8;
-
-/// How much of the variance of the objective each parameter explains on its own, over
-/// the complete trials: the trials are binned by the parameter (quantiles of a numeric
-/// one, its choices for a categorical one) and the spread of the bins' means is
-/// compared to the total spread. A conditional parameter is judged on the trials where
-/// it was active. Model-free, so it works with every sampler. Sorted from most to least
-/// important; the shares sum to 1. Empty below [`MIN_TRIALS_FOR_IMPORTANCE`] complete
-/// trials.
-pub fn importance(history: &History, space: &SearchSpace) -> Vec<(String, f64)> {
-    let all: Vec<_> = history.observations().collect();
-    if all.len() < MIN_TRIALS_FOR_IMPORTANCE {
-        return Vec::new();
-    }
-    let mut scores: Vec<(String, f64)> = space
-        .params()
-        .iter()
-        .enumerate()
-        .map(|(d, p)| {
-            let obs: Vec<_> = all.iter().filter(|o| space.active(o.unit)[d]).collect();
-            let n = obs.len();
-            let mean = obs.iter().map(|o| o.loss).sum::<f64>() / n.max(1) as f64;
-            let total: f64 = obs.iter().map(|o| (o.loss - mean).powi(2)).sum();
-            if n < 4 || total <= 0.0 {
-                return (p.name.clone(), 1.0);
-            }
-            let mut order: Vec<usize> = (0..n).collect();
-            order.sort_by(|&a, &b| obs[a].unit[d].total_cmp(&obs[b].unit[d]));
-            let bins: Vec<Vec<usize>> = match &p.domain {
-                Domain::Categorical { choices } => {
-                    let k = choices.len();
-                    let mut bins = vec![Vec::new(); k];
-                    for i in 0..n {
-                        bins[Domain::choice_index(obs[i].unit[d], k)].push(i);
-                    }
-                    bins
-                }
-                _ => {
-                    let b = (n / 4).clamp(2, 5);
-                    order.chunks(n.div_ceil(b)).map(<[usize]>::to_vec).collect()
-                }
-            };
-            let explained: f64 = bins
-                .iter()
-                .filter(|bin| !bin.is_empty())
-                .map(|bin| {
-                    let m = bin.iter().map(|&i| obs[i].loss).sum::<f64>() / bin.len() as f64;
-                    bin.len() as f64 * (m - mean).powi(2)
-                })
-                .sum();
-            (p.name.clone(), explained / total)
-        })
-        .collect();
-    let sum: f64 = scores.iter().map(|s| s.1).sum();
-    for s in &mut scores {
-        s.1 /= if sum > 0.0 { sum } else { 1.0 };
-    }
-    scores.sort_by(|a, b| b.1.total_cmp(&a.1));
-    scores
-}
-
 /// Where [`write_report`] put its files.
 #[derive(Debug, Clone)]
 pub struct ReportFiles {
@@ -146,9 +86,10 @@ struct Contents<'a> {
     title: &'a str,
     history: &'a History,
     space: &'a SearchSpace,
-    /// The importance method's name, and the ranking (empty below enough trials).
-    method: String,
+    /// fANOVA's ranking, most important first (empty below enough trials).
     ranking: Vec<(String, f64)>,
+    /// A model's own ranking shown beside it, with its method's name.
+    model: Option<(String, Vec<(String, f64)>)>,
 }
 
 /// Writes `report.png` and `report.svg` (the optimization history with complete and
@@ -158,41 +99,32 @@ struct Contents<'a> {
 /// leaderboard, importance) and `report.html` (all of it on one page, with every trial
 /// in a table that sorts by any column) into `dir`.
 ///
-/// `ranking` is the importance to report with the name of its method, such as a GP's
-/// lengthscale ranking (`GpSampler::importance`); without one the model-free
-/// [`importance`] is used. Either is shown only from [`MIN_TRIALS_FOR_IMPORTANCE`]
-/// complete trials on.
+/// Importance is fANOVA on a random forest ([`importance`]); `model` adds a ranking of
+/// the sampler's own beside it, with its method's name, such as a GP's lengthscales
+/// (`GpSampler::importance`). Neither is shown below [`MIN_TRIALS_FOR_IMPORTANCE`]
+/// complete trials. The contour plot shows the two parameters ranked first (by the
+/// model's ranking when there is one).
 pub fn write_report(
     dir: &Path,
     history: &History,
     space: &SearchSpace,
     title: &str,
-    ranking: Option<(&str, Vec<(String, f64)>)>,
+    model: Option<(&str, Vec<(String, f64)>)>,
 ) -> Result<ReportFiles, BoxError> {
     let at = |path: &Path| {
         let path = path.display().to_string();
         move |e: BoxError| -> BoxError { format!("report {path}: {e}").into() }
     };
     std::fs::create_dir_all(dir).map_err(|e| at(dir)(e.into()))?;
-    let complete = history.in_state(TrialState::Complete).count();
-    let (method, ranking) = match ranking {
-        Some((method, ranking)) => (method.to_owned(), ranking),
-        None => (
-            "variance explained by binning each parameter, model-free".to_owned(),
-            importance(history, space),
-        ),
-    };
-    let ranking = if complete < MIN_TRIALS_FOR_IMPORTANCE {
-        Vec::new()
-    } else {
-        ranking
-    };
+    let enough = history.in_state(TrialState::Complete).count() >= MIN_TRIALS_FOR_IMPORTANCE;
     let contents = Contents {
         title,
         history,
         space,
-        method,
-        ranking,
+        ranking: importance(history, space),
+        model: model
+            .filter(|_| enough)
+            .map(|(method, ranking)| (method.to_owned(), ranking)),
     };
     let (first_row, cells) = contents.cells();
     let png = dir.join("report.png");
@@ -330,7 +262,8 @@ impl Contents<'_> {
     /// The objective over the two most important parameters, once there is a ranking.
     fn contour(&self) -> Option<Contour> {
         let index = |name: &str| self.space.params().iter().position(|p| p.name == name);
-        let (x, y) = match self.ranking.as_slice() {
+        let ranking = self.model.as_ref().map_or(&self.ranking, |m| &m.1);
+        let (x, y) = match ranking.as_slice() {
             [a, b, ..] => (index(&a.0)?, index(&b.0)?),
             _ => return None,
         };
@@ -378,6 +311,23 @@ impl Contents<'_> {
         })
     }
 
+    /// The importance table: a header, then a row per parameter (fANOVA's order) with
+    /// its fANOVA share and, when there is one, the model's.
+    fn importance_rows(&self) -> Vec<Vec<String>> {
+        let mut header = vec!["parameter".to_owned(), "fANOVA".to_owned()];
+        header.extend(self.model.as_ref().map(|m| m.0.clone()));
+        let mut rows = vec![header];
+        for (name, share) in &self.ranking {
+            let mut row = vec![name.clone(), format!("{:.1}%", share * 100.0)];
+            if let Some((_, model)) = &self.model {
+                let theirs = model.iter().find(|m| &m.0 == name).map(|m| m.1);
+                row.push(theirs.map_or("-".into(), |s| format!("{:.1}%", s * 100.0)));
+            }
+            rows.push(row);
+        }
+        rows
+    }
+
     fn markdown(&self) -> String {
         let mut md = format!(
             "# {}
@@ -387,42 +337,30 @@ impl Contents<'_> {
         );
         if let Some(b) = self.history.best() {
             md += &format!(
-                "Best trial: {} with value {} ({})
-
-",
+                "Best trial: {} with value {} ({})\n\n",
                 b.number,
                 knob_core::format_number(b.value.unwrap_or(f64::NAN)),
                 b.params
             );
         }
         md += &format!(
-            "{}
-
-## Leaderboard
-
-```
-{}```
-
-## Importance ({})
-
-| parameter | share |
-|---|---:|
-",
+            "{}\n\n## Leaderboard\n\n```\n{}```\n\n## Importance\n\n",
             self.states(),
             knob_core::Leaderboard::new(self.history, 10),
-            self.method,
         );
         match self.no_ranking() {
-            Some(why) => {
-                md += &format!(
-                    "| ({why}) | |
-"
-                )
-            }
+            Some(why) => md += &format!("None: it {why}.\n"),
             None => {
-                for (name, share) in &self.ranking {
-                    md += &format!("| {name} | {:.1}% |\n", share * 100.0);
+                let rows = self.importance_rows();
+                md += &format!(
+                    "| {} |\n|---|{}\n",
+                    rows[0].join(" | "),
+                    "---:|".repeat(rows[0].len() - 1)
+                );
+                for row in &rows[1..] {
+                    md += &format!("| {} |\n", row.join(" | "));
                 }
+                md += &format!("\nfANOVA: {METHOD}.\n");
             }
         }
         md += "\nEvery trial, sortable: [report.html](report.html)\n\n![report](report.png)\n";
