@@ -117,6 +117,8 @@ type Leaf = (Vec<(f64, f64)>, f64);
 impl Node {
     /// CART: the split that most reduces the squared error, at the midpoint between two
     /// neighbouring values, until a node's values are all equal or it holds one point.
+    // `dim` picks a column of every row of `x`, not an element of `x`.
+    #[allow(clippy::needless_range_loop)]
     fn grow(rows: &[usize], x: &[&[f64]], y: &[f64], dims: usize) -> Node {
         let n = rows.len() as f64;
         let mean = rows.iter().map(|&i| y[i]).sum::<f64>() / n;
@@ -131,14 +133,14 @@ impl Node {
                 .iter()
                 .fold((0.0, 0.0), |(s, q), &i| (s + y[i], q + y[i] * y[i]));
             let (mut sum, mut sq) = (0.0, 0.0);
-            for k in 1..sorted.len() {
-                let v = y[sorted[k - 1]];
+            for (k, pair) in sorted.windows(2).enumerate() {
+                let v = y[pair[0]];
                 (sum, sq) = (sum + v, sq + v * v);
-                let (lo, hi) = (x[sorted[k - 1]][dim], x[sorted[k]][dim]);
+                let (lo, hi) = (x[pair[0]][dim], x[pair[1]][dim]);
                 if lo == hi {
                     continue;
                 }
-                let (left, right) = (k as f64, n - k as f64);
+                let (left, right) = (k as f64 + 1.0, n - k as f64 - 1.0);
                 let error =
                     (sq - sum * sum / left) + ((total_sq - sq) - (total - sum).powi(2) / right);
                 if best.is_none_or(|b| error < b.0) {
