@@ -21,7 +21,7 @@ use clap::{Parser, ValueEnum};
 use knob_callbacks::report::{importance, write_report, MIN_TRIALS_FOR_IMPORTANCE};
 use knob_callbacks::{ConfusionMatrix, ModelCheckpoint, StudyProgress, TensorBoard};
 use knob_core::{
-    BoxError, CallbackList, Device, Direction, Params, Report, Scale, SearchSpace, Study, Trainer,
+    BoxError, CallbackList, Device, Direction, Params, Report, SearchSpace, Study, Trainer,
     TrialState, Workers,
 };
 use knob_samplers::{AshaPruner, GpSampler, MedianPruner};
@@ -36,7 +36,7 @@ enum DatasetName {
 }
 
 /// The search space of the study.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SpaceName {
     /// The optimizer and its own momentum parameter, and a width per layer: `beta1`
     /// with Adam, `momentum` with SGD, `rho` with RMSprop, `units_i` for each layer.
@@ -110,29 +110,7 @@ struct Args {
 }
 
 fn space(name: SpaceName) -> SearchSpace {
-    let b = SearchSpace::builder().float("lr", 1e-4, 3e-2, Scale::Log);
-    let b = match name {
-        SpaceName::Conditional => b
-            .categorical("optimizer", ["adam", "sgd", "rmsprop"])
-            .float("beta1", 0.8, 0.99, Scale::LogOneMinus)
-            .when_in("optimizer", ["adam"])
-            .float("momentum", 0.8, 0.99, Scale::LogOneMinus)
-            .when_in("optimizer", ["sgd"])
-            .float("rho", 0.8, 0.99, Scale::LogOneMinus)
-            .when_in("optimizer", ["rmsprop"])
-            .int("layers", 1, 3, Scale::Linear)
-            .repeated("layers", |b, i| {
-                b.int(format!("units_{i}"), 32, 512, Scale::Log)
-            }),
-        SpaceName::Flat => b
-            .float("beta1", 0.8, 0.99, Scale::LogOneMinus)
-            .int("layers", 1, 3, Scale::Linear)
-            .int("units", 32, 512, Scale::Log),
-    };
-    b.float("dropout", 0.0, 0.5, Scale::Linear)
-        .categorical("batch_size", [32, 64, 128])
-        .build()
-        .expect("the search space is valid")
+    knob_examples::tune_digits_space(name == SpaceName::Conditional)
 }
 
 /// Accepts `name` when `knob_samplers::by_name` knows it.
