@@ -252,13 +252,7 @@ where
                 });
             }
             if panel.series.len() > 1 {
-                chart
-                    .configure_series_labels()
-                    .label_font((FONT, 12))
-                    .position(SeriesLabelPosition::UpperRight)
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK.mix(0.3))
-                    .draw()?;
+                draw_legend(&mut chart)?;
             }
         }};
     }
@@ -267,6 +261,23 @@ where
     } else {
         finish!(builder.build_cartesian_2d(x0..x1, y0..y1)?);
     }
+    Ok(())
+}
+
+/// The legend of the series drawn with labels, in the upper right corner.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), BoxError>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 12))
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK.mix(0.3))
+        .draw()?;
     Ok(())
 }
 

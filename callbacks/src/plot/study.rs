@@ -75,14 +75,7 @@ where
             chart.draw_series(std::iter::once(Cross::new(last, 5, pruned.stroke_width(2))))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 12))
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK.mix(0.3))
-        .draw()?;
-    Ok(())
+    super::draw_legend(&mut chart)
 }
 
 /// The objective over two parameters, for a contour plot.
