@@ -67,6 +67,15 @@ pub trait Sampler: Send {
     fn name(&self) -> &str {
         short_type_name(std::any::type_name::<Self>())
     }
+
+    /// The number of the complete trial the sampler's model believes best, when the
+    /// model finds the objective noisy: then the best observed value flatters its
+    /// trial, and the best predicted mean is the better pick. `None` (the default,
+    /// and for a model that finds no noise) leaves the pick to the best observed value
+    /// ([`Study::recommend`](crate::Study::recommend)).
+    fn recommend(&mut self, _space: &SearchSpace, _history: &History) -> Option<u64> {
+        None
+    }
 }
 
 impl<S: Sampler + ?Sized> Sampler for Box<S> {
@@ -81,6 +90,10 @@ impl<S: Sampler + ?Sized> Sampler for Box<S> {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn recommend(&mut self, space: &SearchSpace, history: &History) -> Option<u64> {
+        (**self).recommend(space, history)
     }
 }
 

@@ -281,6 +281,10 @@ fn main() -> Result<(), Report> {
     )?;
     let count = |s| history.in_state(s).count();
     let best = history.best().cloned();
+    // The sampler's pick when its model finds the accuracy noisy (the GP does).
+    let recommended = study
+        .recommend()?
+        .filter(|r| best.as_ref().is_some_and(|b| b.number != r.number));
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
         let best_params: serde_json::Map<String, serde_json::Value> = best
@@ -305,6 +309,7 @@ fn main() -> Result<(), Report> {
             "failed_for_good": failed_for_good,
             "pruned": count(TrialState::Pruned),
             "best_model": best.as_ref().and_then(ModelCheckpoint::saved),
+            "recommended_trial": recommended.as_ref().map(|r| r.number),
             "seconds": seconds,
         });
         println!("{line}");
@@ -320,6 +325,15 @@ fn main() -> Result<(), Report> {
         println!(
             "Best validation accuracy: {:.2}%\n",
             100.0 * b.value.unwrap_or(f64::NAN)
+        );
+    }
+    if let Some(r) = &recommended {
+        println!(
+            "Recommended: trial {} ({:.2}%, {}): the model finds the accuracy noisy \
+             and predicts this trial best\n",
+            r.number,
+            100.0 * r.value.unwrap_or(f64::NAN),
+            r.params
         );
     }
     let complete = history.in_state(TrialState::Complete).count();

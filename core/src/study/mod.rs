@@ -583,6 +583,23 @@ impl Study {
         Ok(self.history()?.best().cloned())
     }
 
+    /// The trial to deploy: the one with the best posterior mean when the sampler's
+    /// model says the objective is noisy ([`Sampler::recommend`], as the GP does),
+    /// otherwise the best observed one, as [`Study::best_trial`]. On a noisy objective
+    /// the best observed value is partly luck, and its trial is often not the best.
+    pub fn recommend(&self) -> Result<Option<Trial>> {
+        self.locked(|state| {
+            let State {
+                sampler, ledger, ..
+            } = state;
+            let history = &ledger.history;
+            let pick = sampler.recommend(&self.space, history);
+            Ok(pick
+                .and_then(|n| history.get(n).cloned())
+                .or_else(|| history.best().cloned()))
+        })
+    }
+
     /// Failed trials that will not run again, with their errors: a trainer's error, a
     /// configuration whose process died more than `max_retries` times.
     pub fn failed_for_good(&self) -> Result<Vec<Trial>> {
