@@ -169,7 +169,7 @@ fn summary(files: &[String], at: &[usize]) {
             .collect();
         println!("| {k} trials | {} |", cells.join(" | "));
     }
-    let Some((first, others)) = samplers.split_first() else {
+    let Some((first, others)) = samplers.split_first().filter(|(_, o)| !o.is_empty()) else {
         return;
     };
     println!(
