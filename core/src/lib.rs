@@ -26,6 +26,7 @@ mod callback;
 mod error;
 mod history;
 mod params;
+pub mod pareto;
 pub mod pool;
 mod pruner;
 mod resumable;
