@@ -136,12 +136,14 @@ impl GpSampler {
     /// a tenth of the function's span 0.01 to 0.3.
     pub const NOISY_SHARE: f64 = 0.01;
 
-    /// How much each parameter matters to the GP fitted on `history`'s complete
-    /// trials: the inverse squared lengthscales, normalized to sum to 1 (a parameter the
-    /// objective barely varies along gets a long lengthscale and a small share). Sorted
-    /// from most to least important; `None` before there are enough trials to fit.
-    pub fn importance(&self, space: &SearchSpace, history: &History) -> Option<Vec<(String, f64)>> {
-        let observations: Vec<_> = history.evidence().collect();
+    /// The model's inputs and targets for `observations`, and the hyperparameters fitted
+    /// to them (from a fixed seed, so reports are reproducible); `None` below the
+    /// startup count.
+    fn fitted(
+        &self,
+        space: &SearchSpace,
+        observations: &[knob_core::Observation<'_>],
+    ) -> Option<(Vec<Vec<f64>>, Vec<f64>, model::Hyper)> {
         if observations.len() < self.startup.max(3) {
             return None;
         }
@@ -157,6 +159,16 @@ impl GpSampler {
         };
         let mut rng = knob_core::trial_rng(0, u64::MAX - 1);
         let hyper = fit(&Axis::of(space), &x, &y, self.restarts, &mut rng);
+        Some((x, y, hyper))
+    }
+
+    /// How much each parameter matters to the GP fitted on `history`'s complete
+    /// trials: the inverse squared lengthscales, normalized to sum to 1 (a parameter the
+    /// objective barely varies along gets a long lengthscale and a small share). Sorted
+    /// from most to least important; `None` before there are enough trials to fit.
+    pub fn importance(&self, space: &SearchSpace, history: &History) -> Option<Vec<(String, f64)>> {
+        let observations: Vec<_> = history.evidence().collect();
+        let (_, _, hyper) = self.fitted(space, &observations)?;
         let total: f64 = hyper.inv_ls2.iter().sum();
         let mut shares: Vec<(String, f64)> = space
             .params()
@@ -217,26 +229,11 @@ impl Sampler for GpSampler {
     /// least [`GpSampler::NOISY_SHARE`] of the variance; `None` otherwise.
     fn recommend(&mut self, space: &SearchSpace, history: &History) -> Option<u64> {
         let observations: Vec<_> = history.observations().collect();
-        if observations.len() < self.startup.max(3) {
-            return None;
-        }
-        let axes = Axis::of(space);
-        let x: Vec<Vec<f64>> = observations
-            .iter()
-            .map(|o| impute(space, o.unit.to_vec()))
-            .collect();
-        let losses: Vec<f64> = observations.iter().map(|o| o.loss).collect();
-        let y = if self.warp {
-            warp::warp(&losses)
-        } else {
-            warp::standardize(&losses)
-        };
-        let mut rng = knob_core::trial_rng(0, u64::MAX - 2);
-        let hyper = fit(&axes, &x, &y, self.restarts, &mut rng);
+        let (x, y, hyper) = self.fitted(space, &observations)?;
         if hyper.noise < Self::NOISY_SHARE * (hyper.scale + hyper.noise) {
             return None;
         }
-        let post = Posterior::new(&axes, x.clone(), &y, hyper)?;
+        let post = Posterior::new(&Axis::of(space), x.clone(), &y, hyper)?;
         let means = post.predict_many(&x);
         let best = (0..means.len()).min_by(|&a, &b| means[a].0.total_cmp(&means[b].0))?;
         Some(observations[best].number)
