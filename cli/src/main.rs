@@ -178,7 +178,7 @@ fn run(cli: Cli) -> Result<(), BoxError> {
 fn show(s: &StudySnapshot, top: usize) -> String {
     let count = |state| s.history.in_state(state).count();
     let mut out = format!(
-        "study:     {}\ndirection: {:?}\ntrials:    {} ({} complete, {} pruned, {} failed, {} running; {} queued)\n\nspace:\n",
+        "study:     {}\ndirection: {}\ntrials:    {} ({} complete, {} pruned, {} failed, {} running; {} queued)\n\nspace:\n",
         s.location,
         format!("{:?}", s.direction).to_lowercase(),
         s.history.len(),

@@ -73,6 +73,7 @@ fn show_lists_states_the_leaderboard_and_the_best_params() {
         text.contains("12 (9 complete, 1 pruned, 2 failed, 0 running; 0 queued)"),
         "{text}"
     );
+    assert!(text.contains("\ndirection: maximize\n"), "{text}");
     assert!(
         text.contains("momentum") && text.contains("(when `optimizer` is one of [sgd])"),
         "{text}"
