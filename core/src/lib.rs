@@ -45,7 +45,7 @@ pub use callback::{
     Predictions, TrialInfo, WeightSource, Weights,
 };
 pub use error::{BoxError, Error, Report, Result, SpaceError};
-pub use history::{History, Observation};
+pub use history::{History, MultiObservation, Observation};
 pub use params::{Params, Value};
 pub use pruner::{NopPruner, Pruner};
 pub use resumable::{Checkpoint, Resumable, Span};
@@ -60,7 +60,7 @@ pub use storage::{PostgresStorage, StudyRow, SCHEMA_VERSION};
 pub use study::{
     Leaderboard, Study, StudyBuilder, StudySnapshot, Summary, DEFAULT_HEARTBEAT, GRACE_BEATS,
 };
-pub use trainer::{Trainer, TrialContext, TrialMonitor};
+pub use trainer::{IntoObjectives, Trainer, TrialContext, TrialMonitor};
 pub use trial::{now_secs, Direction, Outcome, Trial, TrialState};
 pub use workers::{Device, DeviceError, Worker, Workers};
 

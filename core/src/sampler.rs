@@ -76,6 +76,13 @@ pub trait Sampler: Send {
     fn recommend(&mut self, _space: &SearchSpace, _history: &History) -> Option<u64> {
         None
     }
+
+    /// Whether the sampler can serve a study of several objectives (it reads
+    /// [`History::multi_observations`], or no losses at all). No by default: a study of
+    /// several objectives refuses a sampler that would chase the first alone.
+    fn multi_objective(&self) -> bool {
+        false
+    }
 }
 
 impl<S: Sampler + ?Sized> Sampler for Box<S> {
@@ -94,6 +101,10 @@ impl<S: Sampler + ?Sized> Sampler for Box<S> {
 
     fn recommend(&mut self, space: &SearchSpace, history: &History) -> Option<u64> {
         (**self).recommend(space, history)
+    }
+
+    fn multi_objective(&self) -> bool {
+        (**self).multi_objective()
     }
 }
 

@@ -15,6 +15,11 @@ use rand::Rng;
 pub struct UniformSampler;
 
 impl Sampler for UniformSampler {
+    /// It reads no losses, so any number of objectives will do.
+    fn multi_objective(&self) -> bool {
+        true
+    }
+
     fn suggest(
         &mut self,
         space: &SearchSpace,

@@ -43,7 +43,54 @@ pub trait Trainer {
     /// Report intermediate values with [`TrialContext::report`] and stop when it says
     /// [`Control::Stop`]: the trial is then recorded as pruned, whatever `fit` returns.
     /// Drive the callbacks in [`TrialContext::callbacks`].
-    fn fit(&mut self, params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError>;
+    ///
+    /// Every trainer implements this or, for a study of several objectives,
+    /// [`Trainer::fit_objectives`]; the default says that neither was.
+    fn fit(&mut self, _params: &Params, _ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
+        Err(format!(
+            "trainer {} implements neither Trainer::fit nor Trainer::fit_objectives",
+            std::any::type_name::<Self>()
+        )
+        .into())
+    }
+
+    /// Trains with `params`; returns one value per objective of the study, in the
+    /// order of its [`directions`](crate::StudyBuilder::directions): what a study calls.
+    /// By default [`Trainer::fit`]'s one value. Constraint values go to
+    /// [`TrialContext::set_constraints`].
+    ///
+    /// ```
+    /// use knob_core::{BoxError, Params, Trainer, TrialContext};
+    ///
+    /// /// Two objectives at odds, and a constraint: x at most 0.8.
+    /// struct TradeOff;
+    /// impl Trainer for TradeOff {
+    ///     fn fit_objectives(&mut self, params: &Params, ctx: &mut TrialContext<'_>)
+    ///         -> Result<Vec<f64>, BoxError> {
+    ///         let x = params.float("x")?;
+    ///         ctx.set_constraints([x - 0.8]);
+    ///         Ok(vec![x * x, (1.0 - x).powi(2)])
+    ///     }
+    /// }
+    /// let params = Params::from_iter([("x", 0.9.into())]);
+    /// let mut ctx = TrialContext::standalone(params.clone());
+    /// let fitted = TradeOff.fit_objectives(&params, &mut ctx);
+    /// match ctx.outcome(fitted) {
+    ///     knob_core::Outcome::Values { values, constraints } => {
+    ///         assert_eq!(values.len(), 2);
+    ///         assert!(constraints[0] > 0.0, "x = 0.9 breaks the constraint");
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), BoxError>(())
+    /// ```
+    fn fit_objectives(
+        &mut self,
+        params: &Params,
+        ctx: &mut TrialContext<'_>,
+    ) -> Result<Vec<f64>, BoxError> {
+        Ok(vec![self.fit(params, ctx)?])
+    }
 
     /// Refuses, before any trial runs, a search space this trainer cannot use: a
     /// parameter it would ignore (a misspelt `learning_rate` for `lr` tunes nothing),
@@ -57,6 +104,14 @@ pub trait Trainer {
 impl<T: Trainer + ?Sized> Trainer for Box<T> {
     fn fit(&mut self, params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
         (**self).fit(params, ctx)
+    }
+
+    fn fit_objectives(
+        &mut self,
+        params: &Params,
+        ctx: &mut TrialContext<'_>,
+    ) -> Result<Vec<f64>, BoxError> {
+        (**self).fit_objectives(params, ctx)
     }
 
     fn check_space(&self, space: &SearchSpace) -> Result<(), BoxError> {
@@ -143,8 +198,27 @@ pub struct TrialContext<'a> {
     pub callbacks: CallbackList,
     monitor: Option<&'a dyn TrialMonitor>,
     intermediate: BTreeMap<u64, f64>,
+    constraints: Vec<f64>,
     pruned: bool,
     interrupted: bool,
+}
+
+/// What a trainer's fit returns: one objective value, or one per objective.
+pub trait IntoObjectives {
+    /// The values, in the study's order of objectives.
+    fn into_objectives(self) -> Vec<f64>;
+}
+
+impl IntoObjectives for f64 {
+    fn into_objectives(self) -> Vec<f64> {
+        vec![self]
+    }
+}
+
+impl IntoObjectives for Vec<f64> {
+    fn into_objectives(self) -> Vec<f64> {
+        self
+    }
 }
 
 impl<'a> TrialContext<'a> {
@@ -170,6 +244,7 @@ impl<'a> TrialContext<'a> {
             callbacks: CallbackList::new(),
             monitor,
             intermediate: BTreeMap::new(),
+            constraints: Vec::new(),
             pruned: false,
             interrupted: false,
         }
@@ -244,6 +319,14 @@ impl<'a> TrialContext<'a> {
         }
     }
 
+    /// Sets the trial's constraint values: it is feasible when every one is `<= 0`
+    /// (a parameter count over a budget: `count - budget`). Samplers prefer feasible
+    /// points and an infeasible trial is never the best; [`TrialContext::outcome`]
+    /// carries them to the study. The last call wins.
+    pub fn set_constraints(&mut self, constraints: impl Into<Vec<f64>>) {
+        self.constraints = constraints.into();
+    }
+
     /// Whether the pruner has asked this trial to stop.
     pub fn should_prune(&self) -> bool {
         self.pruned
@@ -263,17 +346,33 @@ impl<'a> TrialContext<'a> {
     /// stop (whatever `fit` returned), else its value or its error's message. Tell it
     /// to the study. The callbacks hear it ([`Callback::on_trial_end`]), so TensorBoard
     /// records the trial's status.
-    pub fn outcome(&mut self, fitted: Result<f64, BoxError>) -> Outcome {
-        let outcome = match fitted {
+    ///
+    /// `fitted` holds one value ([`Trainer::fit`]) or one per objective
+    /// ([`Trainer::fit_objectives`]); with constraints set, or several values, the
+    /// outcome is [`Outcome::Values`].
+    pub fn outcome<V: IntoObjectives>(&mut self, fitted: Result<V, BoxError>) -> Outcome {
+        let constraints = std::mem::take(&mut self.constraints);
+        let outcome = match fitted.map(IntoObjectives::into_objectives) {
             _ if self.pruned => Outcome::Pruned,
-            Ok(value) => Outcome::Complete(value),
+            Ok(values) if values.len() == 1 && constraints.is_empty() => {
+                Outcome::Complete(values[0])
+            }
+            Ok(values) => Outcome::Values {
+                values,
+                constraints,
+            },
             Err(e) => Outcome::Failed(e.to_string()),
         };
         // A non-finite value is recorded as a failure.
-        self.end_trial(match outcome {
+        let finite = |xs: &[f64]| xs.iter().all(|x| x.is_finite());
+        self.end_trial(match &outcome {
             Outcome::Complete(v) if v.is_finite() => TrialState::Complete,
+            Outcome::Values {
+                values,
+                constraints,
+            } if finite(values) && finite(constraints) => TrialState::Complete,
             Outcome::Pruned => TrialState::Pruned,
-            Outcome::Complete(_) | Outcome::Failed(_) => TrialState::Failed,
+            _ => TrialState::Failed,
         });
         outcome
     }

@@ -13,10 +13,39 @@ use crate::params::Params;
 pub enum Outcome {
     /// It produced this objective value (a non-finite one fails the trial).
     Complete(f64),
+    /// It produced one value per objective of the study, in the order of its
+    /// directions, and the values of its constraints (none, or each `<= 0` when the
+    /// trial is feasible). For a study of several objectives, or one with constraints;
+    /// [`Outcome::values`] and [`Outcome::constrained`] build it.
+    Values {
+        /// The objective values.
+        values: Vec<f64>,
+        /// The constraint values: the trial is feasible when every one is `<= 0`.
+        constraints: Vec<f64>,
+    },
     /// It stopped early at the pruner's request.
     Pruned,
     /// It failed, for this reason.
     Failed(String),
+}
+
+impl Outcome {
+    /// Complete with one value per objective.
+    pub fn values(values: impl Into<Vec<f64>>) -> Self {
+        Outcome::Values {
+            values: values.into(),
+            constraints: Vec::new(),
+        }
+    }
+
+    /// Complete with one value per objective and the constraint values (feasible when
+    /// every one is `<= 0`).
+    pub fn constrained(values: impl Into<Vec<f64>>, constraints: impl Into<Vec<f64>>) -> Self {
+        Outcome::Values {
+            values: values.into(),
+            constraints: constraints.into(),
+        }
+    }
 }
 
 /// Whether smaller or larger objective values are better.
@@ -90,8 +119,16 @@ pub struct Trial {
     /// Where it is in its life.
     pub state: TrialState,
     /// The objective value: set when complete, and for a pruned trial its last
-    /// intermediate value.
+    /// intermediate value. In a study of several objectives, the first objective's.
     pub value: Option<f64>,
+    /// Every objective's value, in the order of the study's directions, when the study
+    /// has several (empty otherwise: [`Trial::values`] reads either kind).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<f64>,
+    /// The constraint values the trial reported (feasible when every one is `<= 0`);
+    /// empty for a study without constraints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<f64>,
     /// Intermediate values by step (for example `val_loss` by epoch).
     pub intermediate: BTreeMap<u64, f64>,
     /// When it started, in seconds since the Unix epoch.
@@ -111,6 +148,27 @@ impl Trial {
     /// How long it ran (so far, when still running).
     pub fn duration_secs(&self) -> f64 {
         self.finished.unwrap_or_else(now_secs) - self.started
+    }
+
+    /// The objective values: [`Trial::values`] (the field) in a study of several
+    /// objectives, else the one value; empty while it has none.
+    pub fn values(&self) -> &[f64] {
+        if self.values.is_empty() {
+            self.value.as_slice()
+        } else {
+            &self.values
+        }
+    }
+
+    /// How far the trial is from meeting its constraints: the sum of the constraint
+    /// values above 0 (0 for a feasible trial, or one without constraints).
+    pub fn violation(&self) -> f64 {
+        self.constraints.iter().map(|c| c.max(0.0)).sum()
+    }
+
+    /// Whether every constraint holds (`<= 0`); true without constraints.
+    pub fn is_feasible(&self) -> bool {
+        self.violation() == 0.0
     }
 
     /// The last intermediate value, with its step.

@@ -186,6 +186,11 @@ fn nearest(axis: &[f64], u: f64) -> usize {
 }
 
 impl Sampler for GridSampler {
+    /// It reads no losses, so any number of objectives will do.
+    fn multi_objective(&self) -> bool {
+        true
+    }
+
     fn suggest(
         &mut self,
         space: &SearchSpace,

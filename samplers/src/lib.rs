@@ -13,6 +13,12 @@
 //! | [`TpeSampler`] | many parameters, many categorical ones, long studies, fast suggestions |
 //! | [`ZoomSampler`] | coarse to fine: rounds in a box that shrinks around the best trial |
 //! | [`SobolSampler`] | like random, but evenly spread; a short budget; an initial design |
+//! | [`NsgaIISampler`] | several objectives, long studies (hundreds of trials), cheap suggestions |
+//!
+//! A study of several objectives ([`knob_core::StudyBuilder::directions`]) takes
+//! [`NsgaIISampler`], [`TpeSampler`] (MOTPE's ranking), [`GpSampler`] (ParEGO's random
+//! scalarizations), [`RandomSampler`], [`SobolSampler`] or [`GridSampler`]; the zoom
+//! follows one best trial and refuses such a study.
 //!
 //! [`by_name`] makes one from the name a command line gives (`tune_digits --sampler`,
 //! `sampler-bench --samplers`); [`testing`] holds the test functions they are measured on.
@@ -24,6 +30,8 @@
 mod fastmath;
 mod gp;
 mod grid;
+mod multi;
+mod nsga2;
 mod optim;
 mod pbt;
 mod prior;
@@ -38,6 +46,7 @@ mod zoom;
 
 pub use gp::{Acquisition, GpSampler};
 pub use grid::GridSampler;
+pub use nsga2::NsgaIISampler;
 pub use pbt::{Member, Pbt, Population, Step};
 pub use pruners::{AshaPruner, HyperbandPruner, MedianPruner};
 pub use random::RandomSampler;

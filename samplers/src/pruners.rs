@@ -246,6 +246,8 @@ mod tests {
             unit: vec![],
             state,
             value: curve.last().copied(),
+            values: vec![],
+            constraints: vec![],
             intermediate: curve
                 .iter()
                 .enumerate()

@@ -37,6 +37,11 @@ impl RandomSampler {
 }
 
 impl Sampler for RandomSampler {
+    /// It reads no losses, so any number of objectives will do.
+    fn multi_objective(&self) -> bool {
+        true
+    }
+
     fn suggest(
         &mut self,
         space: &SearchSpace,

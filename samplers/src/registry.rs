@@ -4,19 +4,23 @@
 use knob_core::{did_you_mean, Sampler};
 
 use crate::setting::InvalidSetting;
-use crate::{GpSampler, GridSampler, RandomSampler, SobolSampler, TpeSampler, ZoomSampler};
+use crate::{
+    GpSampler, GridSampler, NsgaIISampler, RandomSampler, SobolSampler, TpeSampler, ZoomSampler,
+};
 
 /// The names [`by_name`] knows. Besides these, `gp-startupN` is the GP after an
-/// `N`-point initial design and `tpe-candidatesN` the TPE drawing `N` candidates per
-/// suggestion.
-pub const NAMES: &[&str] = &["grid", "random", "sobol", "zoom", "gp", "tpe", "tpe-uni"];
+/// `N`-point initial design, `tpe-candidatesN` the TPE drawing `N` candidates per
+/// suggestion and `nsga2-popN` NSGA-II with a population of `N`.
+pub const NAMES: &[&str] = &[
+    "grid", "random", "sobol", "zoom", "gp", "tpe", "tpe-uni", "nsga2",
+];
 
 /// A sampler name that [`by_name`] cannot make a sampler of.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NameError {
     /// A name it does not know.
-    #[error("unknown sampler `{name}`{}; known: {}, gp-startupN, tpe-candidatesN",
+    #[error("unknown sampler `{name}`{}; known: {}, gp-startupN, tpe-candidatesN, nsga2-popN",
         did_you_mean(name, NAMES.iter().copied()).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(),
         NAMES.join(", "))]
     Unknown {
@@ -66,6 +70,12 @@ fn make(name: &str, budget: Option<(usize, usize)>) -> Result<Box<dyn Sampler>, 
         let trials = n.parse().map_err(|_| unknown())?;
         return Ok(Box::new(GpSampler::new().startup(trials).map_err(setting)?));
     }
+    if let Some(n) = name.strip_prefix("nsga2-pop") {
+        let n = n.parse().map_err(|_| unknown())?;
+        return Ok(Box::new(
+            NsgaIISampler::new().population(n).map_err(setting)?,
+        ));
+    }
     if let Some(n) = name.strip_prefix("tpe-candidates") {
         let n = n.parse().map_err(|_| unknown())?;
         return Ok(Box::new(TpeSampler::new().candidates(n).map_err(setting)?));
@@ -97,6 +107,7 @@ fn make(name: &str, budget: Option<(usize, usize)>) -> Result<Box<dyn Sampler>, 
         "gp" => Box::new(GpSampler::new()),
         "tpe" => Box::new(TpeSampler::new()),
         "tpe-uni" => Box::new(TpeSampler::new().univariate()),
+        "nsga2" => Box::new(NsgaIISampler::new()),
         _ => return Err(unknown()),
     })
 }

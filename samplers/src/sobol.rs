@@ -37,6 +37,11 @@ pub fn sobol_point(index: u64, dims: usize, seed: u32) -> Vec<f64> {
 }
 
 impl Sampler for SobolSampler {
+    /// It reads no losses, so any number of objectives will do.
+    fn multi_objective(&self) -> bool {
+        true
+    }
+
     fn suggest(
         &mut self,
         space: &SearchSpace,

@@ -372,6 +372,7 @@ mod tests {
                         x
                     })
                 })
+                .filter(|x| f.constraints(x).iter().all(|c| *c <= 0.0))
                 .map(|x| f.eval(&x))
                 .collect();
             let hv = knob_core::pareto::hypervolume(&points, f.reference);
@@ -483,11 +484,13 @@ pub struct MultiObjectiveFunction {
     /// The hypervolume of the true front against `reference`.
     pub front_hypervolume: f64,
     objectives: fn(&[f64]) -> Vec<f64>,
+    constraints: fn(&[f64]) -> Vec<f64>,
 }
 
 impl MultiObjectiveFunction {
-    /// ZDT1, ZDT2 (two objectives, convex and concave fronts) and DTLZ2 (three
-    /// objectives, a spherical front), each over six variables.
+    /// ZDT1, ZDT2 (two objectives, convex and concave fronts), DTLZ2 (three
+    /// objectives, a spherical front) and ZDT1C (ZDT1 with a constraint that cuts the
+    /// middle out of its front), each over six variables.
     pub fn all() -> &'static [MultiObjectiveFunction] {
         &MULTI
     }
@@ -506,6 +509,21 @@ impl MultiObjectiveFunction {
     pub fn eval(&self, x: &[f64]) -> Vec<f64> {
         (self.objectives)(x)
     }
+
+    /// The constraint values at `x` (feasible when each is `<= 0`); none for an
+    /// unconstrained function.
+    pub fn constraints(&self, x: &[f64]) -> Vec<f64> {
+        (self.constraints)(x)
+    }
+}
+
+fn unconstrained(_: &[f64]) -> Vec<f64> {
+    Vec::new()
+}
+
+/// ZDT1C's constraint: `x0` at least 0.2 away from 0.5.
+fn middle_cut(x: &[f64]) -> Vec<f64> {
+    vec![0.2 - (x[0] - 0.5).abs()]
 }
 
 /// Floats `x0`, `x1`, ... in [0, 1].
@@ -543,7 +561,7 @@ fn dtlz2(x: &[f64]) -> Vec<f64> {
     ]
 }
 
-static MULTI: [MultiObjectiveFunction; 3] = [
+static MULTI: [MultiObjectiveFunction; 4] = [
     // Front f2 = 1 - sqrt(f1) for f1 in [0, 1]: HV = 1.1·11 - ∫(1 - sqrt f) df - 0.1·0
     // = 12.1 - 1/3 = 11.767 (the strip f1 in [1, 1.1] is dominated by (1, 0) in full).
     MultiObjectiveFunction {
@@ -551,12 +569,14 @@ static MULTI: [MultiObjectiveFunction; 3] = [
         reference: &[1.1, 11.0],
         front_hypervolume: 11.766_666_666_666_667,
         objectives: zdt1,
+        constraints: unconstrained,
     },
     MultiObjectiveFunction {
         name: "zdt2",
         reference: &[1.1, 11.0],
         front_hypervolume: 11.433_333_333_333_334,
         objectives: zdt2,
+        constraints: unconstrained,
     },
     // The front is the positive eighth of the unit sphere: HV = 1.1³ - π/6.
     MultiObjectiveFunction {
@@ -564,5 +584,15 @@ static MULTI: [MultiObjectiveFunction; 3] = [
         reference: &[1.1, 1.1, 1.1],
         front_hypervolume: 1.331 - std::f64::consts::FRAC_PI_6,
         objectives: dtlz2,
+        constraints: unconstrained,
+    },
+    // ZDT1 with f1 in (0.3, 0.7) infeasible: over the gap the best feasible f2 is the
+    // one at f1 = 0.3, so HV = 12.1 - ∫₀^0.3 (1 - √f) - 0.4 (1 - √0.3) - ∫_0.7^1 (1 - √f).
+    MultiObjectiveFunction {
+        name: "zdt1c",
+        reference: &[1.1, 11.0],
+        front_hypervolume: 11.704_858_855_453_862,
+        objectives: zdt1,
+        constraints: middle_cut,
     },
 ];

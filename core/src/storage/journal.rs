@@ -250,6 +250,8 @@ mod tests {
             number,
             state: TrialState::Complete,
             value: Some(number as f64),
+            values: vec![],
+            constraints: vec![],
             error: None,
             time: 1.0,
         }

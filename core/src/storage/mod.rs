@@ -62,8 +62,12 @@ pub enum Event {
         version: u32,
         /// The search space.
         space: SearchSpace,
-        /// The direction.
+        /// The direction (of the first objective, when there are several).
         direction: Direction,
+        /// Every objective's direction, when the study has several (empty for one:
+        /// journals before multi-objective studies have none).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        directions: Vec<Direction>,
         /// Seconds since the Unix epoch.
         time: f64,
     },
@@ -98,8 +102,14 @@ pub enum Event {
         number: u64,
         /// Complete, pruned or failed.
         state: TrialState,
-        /// Its value, when it has one.
+        /// Its value, when it has one (the first objective's, when there are several).
         value: Option<f64>,
+        /// Every objective's value, when the study has several.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        values: Vec<f64>,
+        /// Its constraint values, when it reported any.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        constraints: Vec<f64>,
         /// Why it failed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
@@ -194,9 +204,23 @@ impl Event {
                 })
                 .or_else(|| bad(*time).then(|| format!("time {time}"))),
             Event::TrialReported { value, .. } => bad(*value).then(|| format!("value {value}")),
-            Event::TrialFinished { value, time, .. } => value
-                .filter(|v| bad(*v))
+            Event::TrialFinished {
+                value,
+                values,
+                constraints,
+                time,
+                ..
+            } => value
+                .iter()
+                .chain(values)
+                .find(|v| bad(**v))
                 .map(|v| format!("value {v}"))
+                .or_else(|| {
+                    constraints
+                        .iter()
+                        .find(|c| bad(**c))
+                        .map(|c| format!("constraint value {c}"))
+                })
                 .or_else(|| bad(*time).then(|| format!("time {time}"))),
             Event::TrialEnqueued { params, .. } => params_bad(params),
             Event::TrialRequeued { time, .. } => bad(*time).then(|| format!("time {time}")),

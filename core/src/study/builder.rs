@@ -27,7 +27,8 @@ enum StorageChoice {
 /// Configures a [`Study`]; [`StudyBuilder::build`] opens or creates it.
 pub struct StudyBuilder {
     space: SearchSpace,
-    direction: Direction,
+    directions: Vec<Direction>,
+    pruner_set: bool,
     sampler: Option<Box<dyn Sampler>>,
     pruner: Box<dyn Pruner>,
     storage: StorageChoice,
@@ -43,7 +44,8 @@ impl StudyBuilder {
     pub(super) fn new(space: SearchSpace) -> Self {
         Self {
             space,
-            direction: Direction::Minimize,
+            directions: vec![Direction::Minimize],
+            pruner_set: false,
             sampler: None,
             pruner: Box::new(NopPruner),
             storage: StorageChoice::Memory,
@@ -58,7 +60,37 @@ impl StudyBuilder {
 
     /// Minimize (the default) or maximize.
     pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
+        self.directions = vec![direction];
+        self
+    }
+
+    /// Several objectives, each going its own way: trainers then return one value per
+    /// direction ([`Trainer::fit_objectives`](crate::Trainer::fit_objectives), or
+    /// [`Outcome::values`](crate::Outcome::values) to [`Study::tell`]), and the study's
+    /// answer is its Pareto front ([`Study::best_trials`]). The sampler must handle
+    /// several objectives (NSGA-II, TPE, GP, random, Sobol, grid); a pruner is refused,
+    /// since no one intermediate value says a trial is hopeless on every objective.
+    ///
+    /// ```
+    /// use knob_core::testing::UniformSampler;
+    /// use knob_core::{Direction, Outcome, Scale, SearchSpace, Study};
+    ///
+    /// let space = SearchSpace::builder().float("x", 0.0, 1.0, Scale::Linear).build()?;
+    /// let study = Study::builder(space)
+    ///     .directions([Direction::Minimize, Direction::Minimize])
+    ///     .sampler(UniformSampler)
+    ///     .build()?;
+    /// for _ in 0..20 {
+    ///     let trial = study.ask()?.unwrap();
+    ///     let x = trial.params.float("x")?;
+    ///     study.tell(trial.number, Outcome::values([x * x, (x - 1.0) * (x - 1.0)]))?;
+    /// }
+    /// // Every x in [0, 1] trades one objective against the other: all are optimal.
+    /// assert_eq!(study.best_trials()?.len(), 20);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn directions(mut self, directions: impl IntoIterator<Item = Direction>) -> Self {
+        self.directions = directions.into_iter().collect();
         self
     }
 
@@ -71,6 +103,7 @@ impl StudyBuilder {
     /// Which trials stop early (default: none).
     pub fn pruner(mut self, pruner: impl Pruner + 'static) -> Self {
         self.pruner = Box::new(pruner);
+        self.pruner_set = true;
         self
     }
 
@@ -153,6 +186,27 @@ impl StudyBuilder {
                 "no sampler set: call .sampler(..), e.g. knob_samplers::RandomSampler".into(),
             )
         })?;
+        if self.directions.is_empty() {
+            return Err(Error::Config(
+                "directions: a study needs at least one objective".into(),
+            ));
+        }
+        let objectives = self.directions.len();
+        if objectives > 1 && !sampler.multi_objective() {
+            return Err(Error::Config(format!(
+                "sampler {} optimizes one objective and this study has {objectives}: use \
+                 NsgaIISampler, TpeSampler, GpSampler, RandomSampler, SobolSampler or GridSampler",
+                sampler.name()
+            )));
+        }
+        if objectives > 1 && self.pruner_set {
+            return Err(Error::Config(format!(
+                "pruner {}: a study of {objectives} objectives cannot prune (an intermediate \
+                 value is one number, and a trial behind on one objective may lead on \
+                 another); remove .pruner(..)",
+                self.pruner.name()
+            )));
+        }
         if self.heartbeat.is_zero() {
             return Err(Error::Config(
                 "the heartbeat interval must be above 0".into(),
@@ -167,7 +221,7 @@ impl StudyBuilder {
         let prior = self
             .warm_start
             .iter()
-            .map(|path| earlier_trials(path, &self.space, self.direction))
+            .map(|path| earlier_trials(path, &self.space, &self.directions))
             .collect::<Result<Vec<_>>>()?
             .concat();
         let grace = self.grace.unwrap_or(self.heartbeat * GRACE_BEATS);
@@ -177,7 +231,9 @@ impl StudyBuilder {
             storage,
             sampler,
             pruner: self.pruner,
-            ledger: Ledger::new(History::new(Vec::new(), self.direction).with_prior(prior)),
+            ledger: Ledger::new(
+                History::with_directions(Vec::new(), self.directions.clone()).with_prior(prior),
+            ),
             avoid: Default::default(),
         }));
         let beating = Arc::downgrade(&state);
@@ -190,7 +246,7 @@ impl StudyBuilder {
         });
         let study = Study {
             space: Arc::new(self.space),
-            direction: self.direction,
+            directions: self.directions,
             seed: self.seed,
             owner,
             retry_crashed: self.retry_crashed,
@@ -207,12 +263,21 @@ impl StudyBuilder {
                 None => state.record(Event::StudyCreated {
                     version: FORMAT_VERSION,
                     space: (*study.space).clone(),
-                    direction: study.direction,
+                    direction: study.directions[0],
+                    directions: if study.directions.len() > 1 {
+                        study.directions.clone()
+                    } else {
+                        Vec::new()
+                    },
                     time: now_secs(),
                 })?,
-                Some((space, direction)) => {
-                    let differences = if *direction != study.direction {
-                        format!("it was created to {direction:?}, not {:?}", study.direction)
+                Some((space, directions)) => {
+                    let differences = if *directions != study.directions {
+                        format!(
+                            "it was created to {}, not {}",
+                            describe(directions),
+                            describe(&study.directions)
+                        )
                     } else {
                         space.differences(&study.space)
                     };
@@ -230,8 +295,24 @@ impl StudyBuilder {
     }
 }
 
+/// Directions as a reader says them: "maximize", "maximize, minimize".
+pub(crate) fn describe(directions: &[Direction]) -> String {
+    directions
+        .iter()
+        .map(|d| match d {
+            Direction::Minimize => "minimize",
+            Direction::Maximize => "maximize",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The complete trials of the study in `journal`, re-expressed in `space`.
-fn earlier_trials(journal: &Path, space: &SearchSpace, direction: Direction) -> Result<Vec<Trial>> {
+fn earlier_trials(
+    journal: &Path,
+    space: &SearchSpace,
+    directions: &[Direction],
+) -> Result<Vec<Trial>> {
     if !journal.exists() {
         return Err(Error::Config(format!(
             "warm start: no journal at {}",
@@ -239,15 +320,19 @@ fn earlier_trials(journal: &Path, space: &SearchSpace, direction: Direction) -> 
         )));
     }
     let mut storage = JournalStorage::open(journal)?;
-    let mut ledger = Ledger::new(History::new(Vec::new(), direction));
+    let mut ledger = Ledger::new(History::with_directions(Vec::new(), directions.to_vec()));
     for record in storage.read_new()? {
         ledger.apply(record, &storage.location())?;
     }
     if let Some((_, earlier)) = &ledger.created {
-        if *earlier != direction {
+        if earlier != directions {
             return Err(Error::StudyMismatch {
                 path: journal.to_owned(),
-                message: format!("warm start: it was created to {earlier:?}, not {direction:?}"),
+                message: format!(
+                    "warm start: it was created to {}, not {}",
+                    describe(earlier),
+                    describe(directions)
+                ),
             });
         }
     }

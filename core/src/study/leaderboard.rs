@@ -5,20 +5,35 @@ use std::fmt;
 use crate::history::History;
 use crate::trial::Trial;
 
-/// The best complete trials, best first, and the trials that failed for good.
-/// `Display` prints an aligned text table, then one line per failed trial.
+/// The best feasible complete trials, best first, and the trials that failed for good.
+/// `Display` prints an aligned text table, then one line per failed trial. For a study
+/// of several objectives the rows are its Pareto front, by the first objective.
 #[derive(Debug, Clone)]
 pub struct Leaderboard {
     /// The trials, best first.
     pub rows: Vec<Trial>,
+    /// How many objectives each row has a value for.
+    pub objectives: usize,
     /// Failed trials that will not run again, in number order.
     pub failed: Vec<Trial>,
 }
 
 impl Leaderboard {
-    /// The `top` best complete trials of `history`.
+    /// The `top` best feasible complete trials of `history` (of its Pareto front, for
+    /// several objectives).
     pub fn new(history: &History, top: usize) -> Self {
-        let mut ranked: Vec<_> = history.observations().collect();
+        let mut ranked: Vec<_> = if history.objectives() == 1 {
+            history
+                .observations()
+                .filter(|o| o.violation == 0.0)
+                .collect()
+        } else {
+            let front = history.best_trials();
+            history
+                .observations()
+                .filter(|o| front.iter().any(|t| t.number == o.number))
+                .collect()
+        };
         ranked.sort_by(|a, b| a.loss.total_cmp(&b.loss).then(a.number.cmp(&b.number)));
         let rows = ranked
             .iter()
@@ -27,6 +42,7 @@ impl Leaderboard {
             .collect();
         Self {
             rows,
+            objectives: history.objectives(),
             failed: Vec::new(),
         }
     }
@@ -69,21 +85,21 @@ impl fmt::Display for Leaderboard {
                 }
             }
         }
-        let mut header = vec![
-            "rank".to_owned(),
-            "trial".into(),
-            "value".into(),
-            "secs".into(),
-        ];
+        let mut header = vec!["rank".to_owned(), "trial".into()];
+        match self.objectives {
+            1 => header.push("value".into()),
+            m => header.extend((1..=m).map(|i| format!("value {i}"))),
+        }
+        header.push("secs".into());
         header.extend(names.iter().map(|name| (*name).to_owned()));
         let mut table = vec![header];
         for (rank, t) in self.rows.iter().enumerate() {
-            let mut row = vec![
-                (rank + 1).to_string(),
-                t.number.to_string(),
-                crate::format_number(t.value.unwrap_or(f64::NAN)),
-                format!("{:.1}", t.duration_secs()),
-            ];
+            let mut row = vec![(rank + 1).to_string(), t.number.to_string()];
+            row.extend(
+                (0..self.objectives)
+                    .map(|i| crate::format_number(t.values().get(i).copied().unwrap_or(f64::NAN))),
+            );
+            row.push(format!("{:.1}", t.duration_secs()));
             row.extend(names.iter().map(|name| match t.params.get(name) {
                 Some(crate::Value::Float(x)) => crate::format_number(*x),
                 Some(other) => other.to_string(),

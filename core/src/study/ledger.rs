@@ -25,7 +25,7 @@ pub(super) struct QueueEntry {
 /// The study as its events describe it.
 pub(super) struct Ledger {
     pub history: History,
-    pub created: Option<(SearchSpace, Direction)>,
+    pub created: Option<(SearchSpace, Vec<Direction>)>,
     pub queue: Vec<QueueEntry>,
     /// Failed trials that were queued again; they do not count toward `n_trials`.
     pub retried: HashSet<u64>,
@@ -65,10 +65,18 @@ impl Ledger {
     fn apply_event(&mut self, event: Event) -> std::result::Result<(), String> {
         match event {
             Event::StudyCreated {
-                space, direction, ..
+                space,
+                direction,
+                directions,
+                ..
             } => {
                 if self.created.is_none() {
-                    self.created = Some((space, direction));
+                    let directions = if directions.is_empty() {
+                        vec![direction]
+                    } else {
+                        directions
+                    };
+                    self.created = Some((space, directions));
                 }
             }
             Event::TrialStarted {
@@ -101,6 +109,8 @@ impl Ledger {
                     unit,
                     state: TrialState::Running,
                     value: None,
+                    values: Vec::new(),
+                    constraints: Vec::new(),
                     intermediate: Default::default(),
                     started: time,
                     finished: None,
@@ -121,12 +131,16 @@ impl Ledger {
                 number,
                 state,
                 value,
+                values,
+                constraints,
                 error,
                 time,
             } => {
                 let t = self.trial_mut(number, "finished")?;
                 t.state = state;
                 t.value = value;
+                t.values = values;
+                t.constraints = constraints;
                 t.error = error;
                 t.finished = Some(time);
             }

@@ -89,7 +89,8 @@ pub(crate) enum Asked {
 /// default) are failed for good instead ([`Study::failed_for_good`]).
 pub struct Study {
     space: Arc<SearchSpace>,
-    direction: Direction,
+    /// One per objective.
+    directions: Vec<Direction>,
     seed: u64,
     owner: Owner,
     retry_crashed: bool,
@@ -139,10 +140,12 @@ impl State {
 
     /// Starts the fold again from the storage's first event, after the storage lost
     /// events this process had folded in ([`Error::RolledBack`]).
-    fn refold(&mut self, direction: Direction) -> Result<()> {
+    fn refold(&mut self, directions: &[Direction]) -> Result<()> {
         self.storage.rewind()?;
         let prior = self.ledger.history.prior().to_vec();
-        self.ledger = Ledger::new(History::new(Vec::new(), direction).with_prior(prior));
+        self.ledger = Ledger::new(
+            History::with_directions(Vec::new(), directions.to_vec()).with_prior(prior),
+        );
         Ok(())
     }
 }
@@ -173,9 +176,14 @@ impl Study {
         &self.space
     }
 
-    /// The direction.
+    /// The direction (the first objective's, when there are several).
     pub fn direction(&self) -> Direction {
-        self.direction
+        self.directions[0]
+    }
+
+    /// Every objective's direction.
+    pub fn directions(&self) -> &[Direction] {
+        &self.directions
     }
 
     /// The seed proposals derive from.
@@ -208,7 +216,7 @@ impl Study {
                 (Err(Error::RolledBack { .. }), _) | (_, Err(Error::RolledBack { .. }))
                     if retry =>
                 {
-                    state.refold(self.direction)?;
+                    state.refold(&self.directions)?;
                 }
                 (Err(Error::LockLost { .. }), _) if retry => {}
                 (result, unlocked) => {
@@ -444,27 +452,66 @@ impl Study {
     /// The event that records how running trial `number` ended.
     fn finished(state: &State, number: u64, outcome: Outcome) -> Result<Event> {
         let trial = state.ledger.running(number)?;
-        let (finished, value, error) = match outcome {
-            Outcome::Complete(v) if v.is_finite() => (TrialState::Complete, Some(v), None),
-            Outcome::Complete(v) => (
-                TrialState::Failed,
-                None,
-                Some(format!("objective value is {v}")),
-            ),
+        let objectives = state.ledger.history.objectives();
+        let failed = |message: String| (TrialState::Failed, vec![], vec![], Some(message));
+        let (finished, values, constraints, error) = match outcome {
+            Outcome::Complete(v) => match Self::check_values(&[v], &[], objectives) {
+                Ok(()) => (TrialState::Complete, vec![v], vec![], None),
+                Err(message) => failed(message),
+            },
+            Outcome::Values {
+                values,
+                constraints,
+            } => match Self::check_values(&values, &constraints, objectives) {
+                Ok(()) => (TrialState::Complete, values, constraints, None),
+                Err(message) => failed(message),
+            },
             Outcome::Pruned => (
                 TrialState::Pruned,
-                trial.last_intermediate().map(|(_, v)| v),
+                trial
+                    .last_intermediate()
+                    .map(|(_, v)| v)
+                    .into_iter()
+                    .collect(),
+                vec![],
                 None,
             ),
-            Outcome::Failed(message) => (TrialState::Failed, None, Some(message)),
+            Outcome::Failed(message) => failed(message),
         };
         Ok(Event::TrialFinished {
             number,
             state: finished,
-            value,
+            value: values.first().copied(),
+            values: if values.len() > 1 { values } else { vec![] },
+            constraints,
             error,
             time: now_secs(),
         })
+    }
+
+    /// Why a trial's values cannot be recorded as complete, if they cannot: one finite
+    /// value per objective, finite constraint values.
+    fn check_values(
+        values: &[f64],
+        constraints: &[f64],
+        objectives: usize,
+    ) -> std::result::Result<(), String> {
+        if values.len() != objectives {
+            let s = |n: usize| if n == 1 { "" } else { "s" };
+            return Err(format!(
+                "the trial returned {} objective value{} for a study of {objectives} objective{}",
+                values.len(),
+                s(values.len()),
+                s(objectives)
+            ));
+        }
+        if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+            return Err(format!("objective value is {v}"));
+        }
+        if let Some(c) = constraints.iter().find(|c| !c.is_finite()) {
+            return Err(format!("constraint value is {c}"));
+        }
+        Ok(())
     }
 
     /// Records an intermediate value of a running trial; returns whether the pruner
@@ -578,9 +625,31 @@ impl Study {
         Ok(self.history()?.trials().to_vec())
     }
 
-    /// The complete trial with the best value.
+    /// The feasible complete trial with the best value. A study of several objectives
+    /// has no one best trial: it answers with an error that points to
+    /// [`Study::best_trials`].
     pub fn best_trial(&self) -> Result<Option<Trial>> {
+        self.one_objective("best_trial")?;
         Ok(self.history()?.best().cloned())
+    }
+
+    /// The Pareto front: the feasible complete trials that no other beats in every
+    /// objective, in number order (infeasible trials are never among them). With one
+    /// objective, the trials that share the best value.
+    pub fn best_trials(&self) -> Result<Vec<Trial>> {
+        let history = self.history()?;
+        Ok(history.best_trials().into_iter().cloned().collect())
+    }
+
+    /// An error naming `what` when the study has several objectives.
+    fn one_objective(&self, what: &str) -> Result<()> {
+        match self.directions.len() {
+            1 => Ok(()),
+            n => Err(Error::Config(format!(
+                "{what}: this study has {n} objectives, so no one trial is best; \
+                 best_trials() gives the Pareto front"
+            ))),
+        }
     }
 
     /// The trial to deploy: the one with the best posterior mean when the sampler's
@@ -588,6 +657,7 @@ impl Study {
     /// otherwise the best observed one, as [`Study::best_trial`]. On a noisy objective
     /// the best observed value is partly luck, and its trial is often not the best.
     pub fn recommend(&self) -> Result<Option<Trial>> {
+        self.one_objective("recommend")?;
         self.locked(|state| {
             let State {
                 sampler, ledger, ..
@@ -653,6 +723,8 @@ impl Study {
                     number,
                     state: TrialState::Failed,
                     value: None,
+                    values: vec![],
+                    constraints: vec![],
                     error: Some(error),
                     time: now,
                 }
@@ -885,7 +957,10 @@ mod tests {
             .journal(&path)
             .build();
         let e = e.err().unwrap().to_string();
-        assert!(e.contains("study.jsonl") && e.contains("Minimize"), "{e}");
+        assert!(
+            e.contains("study.jsonl") && e.contains("created to minimize, not maximize"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -24,8 +24,11 @@ pub struct Summary {
     pub pruned: usize,
     /// Failed trials in the whole study.
     pub failed: usize,
-    /// The best complete trial.
+    /// The best feasible complete trial (none in a study of several objectives).
     pub best: Option<Trial>,
+    /// The Pareto front ([`Study::best_trials`]) in a study of several objectives;
+    /// empty for one.
+    pub front: Vec<Trial>,
     /// Wall-clock seconds this call took.
     pub seconds: f64,
 }
@@ -45,6 +48,9 @@ impl fmt::Display for Summary {
                 crate::format_number(best.value.unwrap_or(f64::NAN)),
                 best.params
             )?;
+        }
+        if !self.front.is_empty() {
+            write!(f, "; Pareto front: {} trials", self.front.len())?;
         }
         Ok(())
     }
@@ -180,7 +186,14 @@ impl Study {
             completed: count(TrialState::Complete),
             pruned: count(TrialState::Pruned),
             failed: count(TrialState::Failed),
-            best: history.best().cloned(),
+            best: (history.objectives() == 1)
+                .then(|| history.best().cloned())
+                .flatten(),
+            front: if history.objectives() > 1 {
+                history.best_trials().into_iter().cloned().collect()
+            } else {
+                Vec::new()
+            },
             seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -194,7 +207,7 @@ impl Study {
     ) -> TrialRun {
         let params = info.params.clone();
         let mut ctx = TrialContext::new(info, self).with_callbacks(callbacks);
-        let result = catch_panic(|| trainer.fit(&params, &mut ctx));
+        let result = catch_panic(|| trainer.fit_objectives(&params, &mut ctx));
         let panicked = result.is_err();
         let device_error =
             matches!(&result, Ok(Err(e)) if e.downcast_ref::<DeviceError>().is_some());

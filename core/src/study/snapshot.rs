@@ -38,8 +38,10 @@ pub struct StudySnapshot {
     pub location: String,
     /// The study's search space.
     pub space: SearchSpace,
-    /// The study's direction.
+    /// The study's direction (the first objective's, when there are several).
     pub direction: Direction,
+    /// Every objective's direction.
+    pub directions: Vec<Direction>,
     /// Every trial, in number order.
     pub history: History,
     /// Failed trials that were not queued again.
@@ -57,16 +59,17 @@ impl StudySnapshot {
         for record in storage.read_new()? {
             ledger.apply(record, &location)?;
         }
-        let Some((space, direction)) = ledger.created.clone() else {
+        let Some((space, directions)) = ledger.created.clone() else {
             return Err(Error::Config(format!("{location} holds no study")));
         };
         Ok(Self {
             failed_for_good: ledger.given_up().cloned().collect(),
             queued: ledger.queue.iter().filter(|q| !q.taken).count(),
-            history: History::new(ledger.history.trials().to_vec(), direction),
+            history: History::with_directions(ledger.history.trials().to_vec(), directions.clone()),
             location,
             space,
-            direction,
+            direction: directions[0],
+            directions,
         })
     }
 

@@ -225,6 +225,10 @@ fn impute(space: &SearchSpace, mut u: Vec<f64>) -> Vec<f64> {
 }
 
 impl Sampler for GpSampler {
+    fn multi_objective(&self) -> bool {
+        true
+    }
+
     /// The complete trial with the lowest posterior mean, when the fitted noise holds at
     /// least [`GpSampler::NOISY_SHARE`] of the variance; `None` otherwise.
     fn recommend(&mut self, space: &SearchSpace, history: &History) -> Option<u64> {
@@ -239,12 +243,19 @@ impl Sampler for GpSampler {
         Some(observations[best].number)
     }
 
+    /// With several objectives, ParEGO: each suggestion fits the GP to a random
+    /// scalarization of the objectives ([`crate::multi`]) and maximizes its
+    /// acquisition as for one objective.
     fn suggest(
         &mut self,
         space: &SearchSpace,
         history: &History,
         rng: &mut KnobRng,
     ) -> Result<Option<Vec<f64>>> {
+        if history.objectives() > 1 {
+            let single = crate::multi::scalarized(history, |o| crate::multi::parego(o, rng));
+            return self.suggest(space, &single, rng);
+        }
         let observations: Vec<_> = history.evidence().collect();
         let priors = unit_priors(space);
         if observations.len() < self.startup {

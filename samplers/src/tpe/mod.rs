@@ -118,12 +118,23 @@ fn recency_weights(n: usize) -> Vec<f64> {
 }
 
 impl Sampler for TpeSampler {
+    fn multi_objective(&self) -> bool {
+        true
+    }
+
+    /// With several objectives, MOTPE's split: the trials ranked by non-dominated
+    /// front and hypervolume contribution ([`crate::multi`]), then the one-objective
+    /// TPE on that ranking.
     fn suggest(
         &mut self,
         space: &SearchSpace,
         history: &History,
         rng: &mut KnobRng,
     ) -> Result<Option<Vec<f64>>> {
+        if history.objectives() > 1 {
+            let single = crate::multi::scalarized(history, crate::multi::motpe);
+            return self.suggest(space, &single, rng);
+        }
         let observations: Vec<_> = history.evidence().collect();
         if observations.len() < self.startup.max(2) {
             return crate::RandomSampler::new().suggest(space, history, rng);

@@ -444,14 +444,29 @@ impl PostgresStorage {
     /// Records a study's direction and space beside its name, for listings.
     fn note_created(&mut self, event: &Event) -> Result<()> {
         let Event::StudyCreated {
-            direction, space, ..
+            direction,
+            directions,
+            space,
+            ..
         } = event
         else {
             return Ok(());
         };
-        let direction = serde_json::to_value(direction)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned));
+        // One direction, or several joined by commas ("maximize,minimize").
+        let name = |d: &crate::Direction| {
+            serde_json::to_value(d)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+        };
+        let direction = if directions.is_empty() {
+            name(direction)
+        } else {
+            directions
+                .iter()
+                .map(name)
+                .collect::<Option<Vec<_>>>()
+                .map(|names| names.join(","))
+        };
         let space = serde_json::to_string(space).ok();
         let study = self.study_id;
         self.run(|c| {
