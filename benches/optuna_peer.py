@@ -4,6 +4,12 @@ sampler-bench's format, so `sampler-bench --summary` puts them beside knob's.
 Usage: python optuna_peer.py [--samplers tpe,tpe-uni,gp,random] [--functions branin,...]
                              [--seeds 10] [--budget 50]
 
+Functions of several objectives (zdt1, zdt2, dtlz2 and the constrained zdt1c, as
+knob's MultiObjectiveFunction) write "hypervolume" per trial in place of
+"best_so_far", for samplers nsga2, tpe, gp and random: constraints reach NSGA-II, the
+TPE and the GP through Trial.set_constraint (Optuna 5's way; constraints_func is
+deprecated there).
+
 Needs `pip install optuna` (and `scipy` and `torch` for the GP). The functions, domains and
 known minima are those of samplers/src/testing.rs; logscale_lr's beta is searched as
 1 - beta on a log scale, as knob's LogOneMinus scale does.
@@ -161,6 +167,83 @@ FUNCTIONS["network"] = (network, network_space)
 SIX = ["branin", "hartmann6", "rosenbrock4", "ackley5", "lowdim10", "logscale_lr"]
 
 
+def zdt_g(x):
+    return 1.0 + 9.0 * sum(x[1:]) / (len(x) - 1)
+
+
+def zdt1(x):
+    g = zdt_g(x)
+    return [x[0], g * (1.0 - math.sqrt(x[0] / g))]
+
+
+def zdt2(x):
+    g = zdt_g(x)
+    return [x[0], g * (1.0 - (x[0] / g) ** 2)]
+
+
+def dtlz2(x):
+    g = sum((v - 0.5) ** 2 for v in x[2:])
+    a, b = x[0] * math.pi / 2, x[1] * math.pi / 2
+    return [
+        (1 + g) * math.cos(a) * math.cos(b),
+        (1 + g) * math.cos(a) * math.sin(b),
+        (1 + g) * math.sin(a),
+    ]
+
+
+# name: (objectives, constraints, reference point), each on [0, 1]^6.
+MULTI = {
+    "zdt1": (zdt1, lambda x: [], [1.1, 11.0]),
+    "zdt2": (zdt2, lambda x: [], [1.1, 11.0]),
+    "dtlz2": (dtlz2, lambda x: [], [1.1, 1.1, 1.1]),
+    "zdt1c": (zdt1, lambda x: [0.2 - abs(x[0] - 0.5)], [1.1, 11.0]),
+}
+
+
+def make_multi_sampler(name, seed):
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise SystemExit(f"unknown sampler {name} for several objectives; known: nsga2, tpe, gp, random")
+
+
+def run_multi(function, sampler_name, seed, budget):
+    import numpy as np
+    from optuna._hypervolume import compute_hypervolume
+
+    objectives, constraints, reference = MULTI[function]
+    study = optuna.create_study(
+        directions=["minimize"] * len(reference),
+        sampler=make_multi_sampler(sampler_name, seed),
+    )
+    feasible, curve, started = [], [], time.perf_counter()
+    for _ in range(budget):
+        trial = study.ask()
+        x = [trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(6)]
+        values, c = objectives(x), constraints(x)
+        for i, value in enumerate(c):
+            trial.set_constraint(f"c{i}", value)
+        study.tell(trial, values)
+        if all(v <= 0 for v in c):
+            feasible.append(values)
+        inside = [f for f in feasible if all(a < r for a, r in zip(f, reference))]
+        hv = compute_hypervolume(np.array(inside), np.array(reference)) if inside else 0.0
+        curve.append(float(hv))
+    return {
+        "function": function,
+        "sampler": f"optuna-{sampler_name}",
+        "seed": seed,
+        "budget": budget,
+        "hypervolume": curve,
+        "seconds": time.perf_counter() - started,
+    }
+
+
 def make_sampler(name, seed):
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
@@ -212,11 +295,13 @@ def main():
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for function in args.functions.split(","):
-        if function not in FUNCTIONS:
-            raise SystemExit(f"unknown function {function}; known: {', '.join(FUNCTIONS)}")
+        if function not in FUNCTIONS and function not in MULTI:
+            known = ", ".join(list(FUNCTIONS) + list(MULTI))
+            raise SystemExit(f"unknown function {function}; known: {known}")
+        runner = run_multi if function in MULTI else run
         for sampler_name in args.samplers.split(","):
             for seed in range(args.seeds):
-                print(json.dumps(run(function, sampler_name, seed, args.budget)), flush=True)
+                print(json.dumps(runner(function, sampler_name, seed, args.budget)), flush=True)
 
 
 if __name__ == "__main__":

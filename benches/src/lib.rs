@@ -2,5 +2,6 @@
 //! object per line); run one with `cargo run --release -p knob-benches --bin NAME`.
 
 pub mod flags;
+pub mod hypervolume;
 pub mod pruning;
 pub mod regret;

@@ -205,6 +205,28 @@ fn median_in_place(values: &mut [f64]) -> f64 {
     }
 }
 
+/// The difference of the medians of `mine` and `theirs`, with its 95% percentile
+/// bootstrap interval: `(difference, low, high)`.
+pub fn median_difference(
+    mine: &[f64],
+    theirs: &[f64],
+    rng: &mut knob_core::KnobRng,
+) -> (f64, f64, f64) {
+    let mut draw = |v: &[f64]| -> f64 {
+        let mut sample: Vec<f64> = (0..v.len()).map(|_| v[rng.gen_range(0..v.len())]).collect();
+        median_in_place(&mut sample)
+    };
+    let mut diffs: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| draw(mine) - draw(theirs))
+        .collect();
+    diffs.sort_by(f64::total_cmp);
+    (
+        quantile(mine, 0.5) - quantile(theirs, 0.5),
+        quantile(&diffs, 0.025),
+        quantile(&diffs, 0.975),
+    )
+}
+
 /// The chance that a value drawn from `a` is below one drawn from `b`, ties counting
 /// half.
 fn chance_below(a: &[f64], b: &[f64]) -> f64 {

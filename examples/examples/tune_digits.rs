@@ -9,6 +9,11 @@
 //! HParams) and a report under `runs/`, and ends with a leaderboard, the best params,
 //! the best validation accuracy and the parameters ranked by importance.
 //!
+//! `--objectives accuracy,params` (or `accuracy,seconds`, or all three) trades the
+//! accuracy against the network's size (or training time): the study then has several
+//! objectives and ends with its Pareto front; `--max-params N` makes larger networks
+//! infeasible.
+//!
 //! ```text
 //! cargo run --release --example tune_digits -- --help
 //! ```
@@ -25,7 +30,7 @@ use knob_core::{
     TrialState, Workers,
 };
 use knob_samplers::{AshaPruner, GpSampler, MedianPruner};
-use knob_trainers::{data, MlpTrainer};
+use knob_trainers::{data, Cost, MlpDevice, MlpTrainer};
 
 #[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
 enum DatasetName {
@@ -45,6 +50,44 @@ enum SpaceName {
     Flat,
 }
 
+/// What the study optimizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ObjectiveName {
+    /// Validation accuracy (maximized).
+    Accuracy,
+    /// The network's trainable parameters (minimized).
+    Params,
+    /// Seconds a trial trains (minimized).
+    Seconds,
+}
+
+impl ObjectiveName {
+    fn direction(self) -> Direction {
+        match self {
+            ObjectiveName::Accuracy => Direction::Maximize,
+            ObjectiveName::Params | ObjectiveName::Seconds => Direction::Minimize,
+        }
+    }
+
+    /// The column heading of the Pareto front's table.
+    fn heading(self) -> &'static str {
+        match self {
+            ObjectiveName::Accuracy => "val acc %",
+            ObjectiveName::Params => "param count",
+            ObjectiveName::Seconds => "seconds",
+        }
+    }
+
+    /// A value of this objective as the front's table shows it.
+    fn show(self, value: f64) -> String {
+        match self {
+            ObjectiveName::Accuracy => format!("{:.2}", 100.0 * value),
+            ObjectiveName::Params => format!("{value:.0}"),
+            ObjectiveName::Seconds => format!("{value:.2}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum PrunerName {
     None,
@@ -57,7 +100,8 @@ enum PrunerName {
 #[command(version, about)]
 struct Args {
     /// How proposals are made: gp, tpe, random, sobol, zoom, grid (sized to the trials),
-    /// tpe-uni, gp-startupN (the GP after N design points) or tpe-candidatesN.
+    /// tpe-uni, nsga2 (several objectives), gp-startupN (the GP after N design points),
+    /// tpe-candidatesN or nsga2-popN.
     #[arg(long, default_value = "gp", value_parser = known_sampler)]
     sampler: String,
     /// The search space.
@@ -98,9 +142,18 @@ struct Args {
     /// train-labels-idx1-ubyte[.gz]) instead of an embedded set.
     #[arg(long)]
     mnist: Option<PathBuf>,
-    /// Stop hopeless trials early.
+    /// Stop hopeless trials early (a study of one objective only).
     #[arg(long, value_enum, default_value = "none")]
     pruner: PrunerName,
+    /// What to optimize, comma-separated, accuracy first: `accuracy`, or
+    /// `accuracy,params` (smaller networks), `accuracy,seconds` (faster training), or
+    /// all three. With more than one the study ends with its Pareto front.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "accuracy")]
+    objectives: Vec<ObjectiveName>,
+    /// A network of more trainable parameters than this is infeasible: never the best,
+    /// and the sampler steers away from it.
+    #[arg(long)]
+    max_params: Option<usize>,
     /// Finish with one JSON line of results.
     #[arg(long)]
     json: bool,
@@ -118,6 +171,44 @@ fn known_sampler(name: &str) -> Result<String, knob_samplers::NameError> {
     knob_samplers::by_name(name).map(|_| name.to_owned())
 }
 
+/// `trainer` with `costs` as further objectives, and networks above `max_params`
+/// infeasible.
+fn with_objectives<D: MlpDevice>(
+    costs: &[Cost],
+    max_params: Option<usize>,
+    trainer: MlpTrainer<D>,
+) -> MlpTrainer<D> {
+    let trainer = costs.iter().fold(trainer, |t, c| t.cost(*c));
+    match max_params {
+        Some(most) => trainer.max_parameters(most),
+        None => trainer,
+    }
+}
+
+/// The Pareto front as a table, most accurate first.
+fn print_front(front: &[knob_core::Trial], objectives: &[ObjectiveName]) {
+    let mut rows: Vec<&knob_core::Trial> = front.iter().collect();
+    rows.sort_by(|a, b| b.values()[0].total_cmp(&a.values()[0]));
+    println!(
+        "Pareto front ({} trials: none is better on every objective than another):",
+        rows.len()
+    );
+    let headings: Vec<String> = objectives
+        .iter()
+        .map(|o| format!("{:>11}", o.heading()))
+        .collect();
+    println!("{:>6}  {}  hyperparameters", "trial", headings.join("  "));
+    for t in rows {
+        let cells: Vec<String> = objectives
+            .iter()
+            .zip(t.values())
+            .map(|(o, v)| format!("{:>11}", o.show(*v)))
+            .collect();
+        println!("{:>6}  {}  {}", t.number, cells.join("  "), t.params);
+    }
+    println!();
+}
+
 fn idx_file(dir: &std::path::Path, stem: &str) -> PathBuf {
     let gz = dir.join(format!("{stem}.gz"));
     if gz.exists() {
@@ -132,6 +223,28 @@ fn main() -> Result<(), Report> {
     if args.epochs == 0 {
         return Err("--epochs must be at least 1: a trial of 0 epochs trains nothing".into());
     }
+    let objectives = &args.objectives;
+    if objectives.first() != Some(&ObjectiveName::Accuracy) {
+        return Err("--objectives must start with accuracy: accuracy,params".into());
+    }
+    if (1..objectives.len()).any(|i| objectives[..i].contains(&objectives[i])) {
+        return Err("--objectives names an objective twice".into());
+    }
+    let several = objectives.len() > 1;
+    if several && !matches!(args.pruner, PrunerName::None) {
+        return Err(
+            "--pruner cannot be used with several --objectives: a trial behind on accuracy \
+             may lead on the others"
+                .into(),
+        );
+    }
+    let costs: Vec<Cost> = objectives[1..]
+        .iter()
+        .map(|o| match o {
+            ObjectiveName::Params => Cost::Parameters,
+            _ => Cost::Seconds,
+        })
+        .collect();
     let started = Instant::now();
     let dataset = match (&args.mnist, args.dataset) {
         (Some(dir), _) => data::read_idx(
@@ -168,7 +281,7 @@ fn main() -> Result<(), Report> {
     let models = models.display().to_string();
     let space = space(args.space);
     let mut builder = Study::builder(space.clone())
-        .direction(Direction::Maximize)
+        .directions(objectives.iter().map(|o| o.direction()))
         .sampler(knob_samplers::by_name_for(
             &args.sampler,
             args.trials,
@@ -224,13 +337,17 @@ fn main() -> Result<(), Report> {
         &args.workers,
         |worker| -> Result<Box<dyn Trainer>, BoxError> {
             match worker.device {
-                Device::Cpu => Ok(Box::new(
+                Device::Cpu => Ok(Box::new(with_objectives(
+                    &costs,
+                    args.max_params,
                     MlpTrainer::new(train.clone(), valid.clone())?
                         .defaults(fixed.clone())
                         .seed(args.seed),
-                )),
+                ))),
                 #[cfg(feature = "cuda")]
-                Device::Gpu(ordinal) => Ok(Box::new(
+                Device::Gpu(ordinal) => Ok(Box::new(with_objectives(
+                    &costs,
+                    args.max_params,
                     MlpTrainer::<knob_trainers::Cuda>::on_device(
                         train.clone(),
                         valid.clone(),
@@ -238,7 +355,7 @@ fn main() -> Result<(), Report> {
                     )?
                     .defaults(fixed.clone())
                     .seed(args.seed),
-                )),
+                ))),
                 #[cfg(not(feature = "cuda"))]
                 Device::Gpu(_) => {
                     Err("GPU workers need the `cuda` feature: --features cuda".into())
@@ -272,19 +389,36 @@ fn main() -> Result<(), Report> {
         None
     };
     let shares = importance(&history, &space);
+    let title = match objectives.as_slice() {
+        [_] => "tune_digits: validation accuracy".to_owned(),
+        [_, rest @ ..] => format!(
+            "tune_digits: validation accuracy against {}",
+            rest.iter()
+                .map(|o| o.heading())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+        [] => unreachable!("checked above"),
+    };
     let report = write_report(
         &run_dir.join("report"),
         &history,
         &space,
-        "tune_digits: validation accuracy",
+        &title,
         lengthscales.clone().map(|r| ("GP lengthscales", r)),
     )?;
     let count = |s| history.in_state(s).count();
-    let best = history.best().cloned();
+    // With several objectives there is no one best trial: the front answers instead.
+    let best = (!several).then(|| history.best().cloned()).flatten();
+    let front = study.best_trials()?;
     // The sampler's pick when its model finds the accuracy noisy (the GP does).
-    let recommended = study
-        .recommend()?
-        .filter(|r| best.as_ref().is_some_and(|b| b.number != r.number));
+    let recommended = if several {
+        None
+    } else {
+        study
+            .recommend()?
+            .filter(|r| best.as_ref().is_some_and(|b| b.number != r.number))
+    };
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
         let best_params: serde_json::Map<String, serde_json::Value> = best
@@ -301,7 +435,13 @@ fn main() -> Result<(), Report> {
             .iter()
             .map(|t| serde_json::json!({"trial": t.number, "error": t.error}))
             .collect();
+        let front: Vec<serde_json::Value> = front
+            .iter()
+            .filter(|_| several)
+            .map(|t| serde_json::json!({"trial": t.number, "values": t.values(), "params": t.params}))
+            .collect();
         let line = serde_json::json!({
+            "front": front,
             "best_value": best.as_ref().and_then(|b| b.value),
             "best_params": best_params,
             "completed": count(TrialState::Complete),
@@ -316,10 +456,14 @@ fn main() -> Result<(), Report> {
         return Ok(());
     }
     println!("{summary}\n");
-    println!(
-        "Leaderboard (validation accuracy):\n{}",
-        study.leaderboard(5)?
-    );
+    if several {
+        print_front(&front, objectives);
+    } else {
+        println!(
+            "Leaderboard (validation accuracy):\n{}",
+            study.leaderboard(5)?
+        );
+    }
     if let Some(b) = &best {
         println!("Best params: {}", b.params);
         println!(
@@ -351,7 +495,11 @@ fn main() -> Result<(), Report> {
         } else {
             ""
         };
-        println!("Importance ({}{beside}):", knob_callbacks::report::METHOD);
+        let of = if several { " of the accuracy" } else { "" };
+        println!(
+            "Importance{of} ({}{beside}):",
+            knob_callbacks::report::METHOD
+        );
         for (name, share) in shares {
             let model = gp(&name).unwrap_or_default();
             println!("  {name:<11} {:>5.1}%{model}", 100.0 * share);
@@ -375,6 +523,11 @@ fn main() -> Result<(), Report> {
         println!(
             "Model:   {} (the best trial's best epoch; Mlp::from_file loads it)",
             model.display()
+        );
+    } else if several {
+        println!(
+            "Models:  {} (each trial's best epoch; pick one off the front)",
+            run_dir.join("models").display()
         );
     }
     println!(

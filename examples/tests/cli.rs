@@ -15,8 +15,14 @@ fn tune_digits(args: &[&str]) -> Output {
     let bin: PathBuf = profile_dir.join("examples/tune_digits");
     // `cargo test` builds the examples (a lone `--test cli` does not: build them first).
     assert!(bin.exists(), "{} is built by `cargo test`", bin.display());
+    let trials = if args.contains(&"--trials") {
+        &[][..]
+    } else {
+        &["--trials", "2"][..]
+    };
     Command::new(bin)
-        .args(["--dataset", "digits", "--quiet", "--trials", "2"])
+        .args(["--dataset", "digits", "--quiet"])
+        .args(trials)
         .args(args)
         .output()
         .unwrap()
@@ -96,4 +102,81 @@ fn a_journal_of_another_space_says_what_differs() {
         "{e}"
     );
     assert!(e.contains("`beta1`") && e.contains("is new"), "{e}");
+}
+
+#[test]
+fn several_objectives_end_with_a_feasible_front_and_bad_combinations_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("study.jsonl");
+    let out = tune_digits(&[
+        "--objectives",
+        "accuracy,params",
+        "--max-params",
+        "8000",
+        "--trials",
+        "8",
+        "--epochs",
+        "2",
+        "--space",
+        "flat",
+        "--sampler",
+        "nsga2-pop4",
+        "--storage",
+        storage.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(line["best_value"].is_null(), "no one best trial: {line}");
+    let front = line["front"].as_array().unwrap();
+    assert!(!front.is_empty(), "{line}");
+    let values: Vec<(f64, f64)> = front
+        .iter()
+        .map(|t| {
+            let v = t["values"].as_array().unwrap();
+            (v[0].as_f64().unwrap(), v[1].as_f64().unwrap())
+        })
+        .collect();
+    for (i, &(acc, size)) in values.iter().enumerate() {
+        assert!(size <= 8000.0, "an infeasible network on the front: {size}");
+        // 64 inputs, 10 classes: no network is smaller than one unit's.
+        assert!(size >= 75.0 && (0.0..=1.0).contains(&acc));
+        for (j, &(a, s)) in values.iter().enumerate() {
+            assert!(
+                i == j || !(a >= acc && s <= size && (a > acc || s < size)),
+                "trial {} dominates trial {}",
+                front[j]["trial"],
+                front[i]["trial"]
+            );
+        }
+    }
+    // The journal holds both objectives and the constraint of every trial.
+    let reopened = Study::builder(knob_examples::tune_digits_space(false))
+        .directions([Direction::Maximize, Direction::Minimize])
+        .sampler(UniformSampler)
+        .journal(&storage)
+        .build()
+        .unwrap();
+    let trials = reopened.trials().unwrap();
+    assert_eq!(trials.len(), 8);
+    assert!(trials
+        .iter()
+        .all(|t| t.values().len() == 2 && t.constraints.len() == 1));
+
+    let e = error_of(&tune_digits(&["--objectives", "params,accuracy"]));
+    assert!(e.contains("--objectives must start with accuracy"), "{e}");
+    let e = error_of(&tune_digits(&[
+        "--objectives",
+        "accuracy,seconds",
+        "--pruner",
+        "median",
+    ]));
+    assert!(
+        e.contains("--pruner cannot be used with several --objectives"),
+        "{e}"
+    );
 }

@@ -23,4 +23,6 @@ pub use dfdx::prelude::Cpu;
 #[cfg(feature = "cuda")]
 pub use dfdx::prelude::Cuda;
 pub use error::{ConfigError, DataError};
-pub use mlp::{Activation, Config, Decay, Mlp, MlpDevice, MlpTrainer, Objective, OptimizerKind};
+pub use mlp::{
+    Activation, Config, Cost, Decay, Mlp, MlpDevice, MlpTrainer, Objective, OptimizerKind,
+};

@@ -181,3 +181,52 @@ fn a_study_tunes_the_mlp_on_two_workers() {
         .all(|t| t.state == TrialState::Complete && t.intermediate.len() == 3));
     assert!(summary.best.unwrap().value.unwrap() > 0.8);
 }
+
+#[test]
+fn costs_are_further_objectives_and_the_parameter_budget_a_constraint() {
+    use knob_trainers::Cost;
+    let (train_set, valid_set) = data::prepare(data::digits(), 0.2, 0);
+    let mut trainer = MlpTrainer::new(train_set, valid_set)
+        .unwrap()
+        .cost(Cost::Parameters)
+        .cost(Cost::Seconds)
+        .max_parameters(2000);
+    for (layers, batch_norm) in [(1, false), (2, true)] {
+        let p = params(&[
+            ("layers", layers.into()),
+            ("units", 24.into()),
+            ("batch_norm", batch_norm.into()),
+            ("epochs", 2.into()),
+        ]);
+        // What the network holds, counted from the weights the callbacks see.
+        let held = Arc::new(Mutex::new(0usize));
+        let count = held.clone();
+        let callbacks =
+            CallbackList::new().with(LambdaCallback::new().epoch_end(move |_, logs, view| {
+                let mut n = 0;
+                view.weights
+                    .expect("weights")
+                    .for_each_weight(&mut |w| n += w.values.len());
+                *count.lock().unwrap() = n;
+                assert_eq!(logs["param_count"], n as f64);
+                assert!(logs["train_seconds"] > 0.0);
+                Ok(Control::Continue)
+            }));
+        let mut ctx = TrialContext::standalone(p.clone()).with_callbacks(callbacks);
+        let fitted = trainer.fit_objectives(&p, &mut ctx);
+        let held = *held.lock().unwrap();
+        match ctx.outcome(fitted) {
+            knob_core::Outcome::Values {
+                values,
+                constraints,
+            } => {
+                assert_eq!(values.len(), 3);
+                assert!(values[0] > 0.2, "accuracy {}", values[0]);
+                assert_eq!(values[1], held as f64, "layers {layers}");
+                assert!(values[2] > 0.0);
+                assert_eq!(constraints, [held as f64 - 2000.0]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -22,7 +22,6 @@ use std::time::Instant;
 
 use knob_core::{Direction, Outcome, Params, Study, Trainer, TrialContext, TrialInfo};
 use knob_trainers::{data, MlpTrainer};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// One study: the validation accuracy of each trial in order (`None`: training failed).
@@ -183,19 +182,9 @@ fn summary(files: &[String], at: &[usize]) {
         let cells: Vec<String> = others
             .iter()
             .map(|s| {
-                let theirs = best(s, k);
-                let mut draw = |v: &[f64]| {
-                    median((0..v.len()).map(|_| v[rng.gen_range(0..v.len())]).collect())
-                };
-                let mut diffs: Vec<f64> = (0..2000).map(|_| draw(&mine) - draw(&theirs)).collect();
-                diffs.sort_by(f64::total_cmp);
-                let q = |p| knob_benches::regret::quantile(&diffs, p);
-                format!(
-                    "{:+.2} [{:+.2}, {:+.2}]",
-                    median(mine.clone()) - median(theirs.clone()),
-                    q(0.025),
-                    q(0.975)
-                )
+                let (lead, low, high) =
+                    knob_benches::regret::median_difference(&mine, &best(s, k), &mut rng);
+                format!("{lead:+.2} [{low:+.2}, {high:+.2}]")
             })
             .collect();
         println!("| {k} trials | {} |", cells.join(" | "));

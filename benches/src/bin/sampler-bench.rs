@@ -5,16 +5,40 @@
 //! two samplers or more it also compares the first with each other one: the ratio of
 //! median regrets with a bootstrap interval, and how often the first ends lower.
 //!
+//! Functions of several objectives (`zdt1`, `zdt2`, `dtlz2`, the constrained `zdt1c`)
+//! write `"hypervolume": [...]` (of the feasible non-dominated trials so far, one per
+//! trial) in place of `best_so_far`; their summary is the median hypervolume after each
+//! of `--at` trials (default 50,100,200) and the first sampler's lead over the others.
+//!
 //! ```text
 //! sampler-bench [--functions branin,hartmann6] [--samplers random,tpe,gp-startup10] [--seeds 10]
 //!               [--budget 50] [--out runs.jsonl]
-//! sampler-bench --summary [--png regret.png] runs.jsonl [more.jsonl ...]
+//! sampler-bench --function zdt1 --samplers nsga2,tpe,gp,random --trials 200 --seeds 10
+//! sampler-bench --summary [--png regret.png] [--at 50,100,200] runs.jsonl [more.jsonl ...]
 //! ```
 
 use std::io::{BufRead, Write};
 
+use knob_benches::hypervolume::{self, HypervolumeRun};
 use knob_benches::regret::{comparison_table, plot_curves, run, summary_table, Run};
-use knob_samplers::testing::TestFunction;
+use knob_samplers::testing::{MultiObjectiveFunction, TestFunction};
+
+/// A function to run samplers on.
+enum Function {
+    One(TestFunction),
+    Several(MultiObjectiveFunction),
+}
+
+/// A `--summary` argument taken out of `files`: the value after `flag`.
+fn take_flag(files: &mut Vec<&String>, flag: &str) -> Option<String> {
+    let i = files.iter().position(|a| *a == flag)?;
+    let value = files
+        .get(i + 1)
+        .unwrap_or_else(|| fail(&format!("{flag} needs a value")))
+        .to_string();
+    files.drain(i..i + 2);
+    Some(value)
+}
 
 fn fail(message: &str) -> ! {
     eprintln!("sampler-bench: {message}");
@@ -25,18 +49,22 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--summary") {
         let mut files: Vec<&String> = args[1..].iter().collect();
-        let mut png = std::path::PathBuf::from("sampler-regret.png");
-        if let Some(i) = files.iter().position(|a| *a == "--png") {
-            let path = files
-                .get(i + 1)
-                .unwrap_or_else(|| fail("--png needs a path"));
-            png = path.into();
-            files.drain(i..i + 2);
-        }
+        let png = std::path::PathBuf::from(
+            take_flag(&mut files, "--png").unwrap_or_else(|| "sampler-regret.png".into()),
+        );
+        let at: Vec<usize> = take_flag(&mut files, "--at")
+            .unwrap_or_else(|| "50,100,200".into())
+            .split(',')
+            .map(|k| {
+                k.parse()
+                    .unwrap_or_else(|_| fail("--at takes numbers: 50,100,200"))
+            })
+            .collect();
         if files.is_empty() {
             fail("--summary needs result files");
         }
         let mut runs = Vec::new();
+        let mut several = Vec::new();
         for path in files {
             let file = std::fs::File::open(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
             for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
@@ -44,10 +72,22 @@ fn main() {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let r: Run = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| fail(&format!("{path}, line {}: {e}", i + 1)));
-                runs.push(r);
+                let bad =
+                    |e: serde_json::Error| -> ! { fail(&format!("{path}, line {}: {e}", i + 1)) };
+                if line.contains("\"hypervolume\"") {
+                    several.push(
+                        serde_json::from_str::<HypervolumeRun>(&line).unwrap_or_else(|e| bad(e)),
+                    );
+                } else {
+                    runs.push(serde_json::from_str::<Run>(&line).unwrap_or_else(|e| bad(e)));
+                }
             }
+        }
+        if !several.is_empty() {
+            print!("{}", hypervolume::summary_table(&several, &at));
+        }
+        if runs.is_empty() {
+            return;
         }
         print!("{}", summary_table(&runs));
         if let Some(table) = comparison_table(&runs) {
@@ -58,7 +98,11 @@ fn main() {
         return;
     }
 
-    let mut functions: Vec<TestFunction> = TestFunction::all().to_vec();
+    let mut functions: Vec<Function> = TestFunction::all()
+        .iter()
+        .copied()
+        .map(Function::One)
+        .collect();
     let mut samplers: Vec<String> = knob_samplers::NAMES.iter().map(|s| s.to_string()).collect();
     let (mut seeds, mut budget) = (10u64, 50usize);
     let mut out_path = None;
@@ -73,9 +117,12 @@ fn main() {
             "--functions" | "--function" => {
                 functions = value()
                     .split(',')
-                    .map(|n| {
-                        TestFunction::by_name(n)
-                            .unwrap_or_else(|| fail(&format!("unknown function {n}")))
+                    .map(|n| match TestFunction::by_name(n) {
+                        Some(f) => Function::One(f),
+                        None => Function::Several(
+                            MultiObjectiveFunction::by_name(n)
+                                .unwrap_or_else(|| fail(&format!("unknown function {n}"))),
+                        ),
                     })
                     .collect()
             }
@@ -112,12 +159,27 @@ fn main() {
         None => (Box::new(std::io::stdout()), "stdout".into()),
     };
     for f in &functions {
+        if let Function::Several(f) = f {
+            if let Some(s) = samplers
+                .iter()
+                .find(|s| !knob_samplers::by_name(s).is_ok_and(|s| s.multi_objective()))
+            {
+                fail(&format!("{}: sampler {s} optimizes one objective", f.name));
+            }
+        }
+    }
+    for f in &functions {
         for s in &samplers {
             for seed in 0..seeds {
-                let r = run(f, s, seed, budget);
+                let line = match f {
+                    Function::One(f) => serde_json::to_string(&run(f, s, seed, budget)),
+                    Function::Several(f) => {
+                        serde_json::to_string(&hypervolume::run(f, s, seed, budget))
+                    }
+                };
                 // One line per run, flushed, so a long benchmark can be watched and an
                 // interrupted one keeps its finished runs.
-                writeln!(out, "{}", serde_json::to_string(&r).expect("serializable"))
+                writeln!(out, "{}", line.expect("serializable"))
                     .and_then(|()| out.flush())
                     .unwrap_or_else(|e| fail(&format!("{name}: {e}")));
             }

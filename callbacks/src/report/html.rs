@@ -76,7 +76,9 @@ pub(super) fn page(c: &Contents<'_>, svg: &str) -> String {
          <title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n<p>{}</p>\n",
         escape(&c.states())
     );
-    if let Some(b) = c.history.best() {
+    if c.history.objectives() > 1 {
+        let _ = writeln!(out, "<p>{}</p>", escape(&c.front_line()));
+    } else if let Some(b) = c.history.best() {
         let _ = writeln!(
             out,
             "<p>Best trial: <b>{}</b> with value <b>{}</b> ({})</p>",
@@ -136,8 +138,17 @@ fn trials_table(c: &Contents<'_>) -> String {
     attrs.sort_unstable();
     attrs.dedup();
     let mut out = String::from("<table class=\"trials\"><thead><tr>");
-    let headers = ["trial", "state", "value", "seconds", "steps"]
+    let m = c.history.objectives();
+    let values: Vec<String> = match m {
+        1 => vec!["value".into()],
+        _ => (1..=m).map(|i| format!("objective {i}")).collect(),
+    };
+    let constrained = c.history.trials().iter().any(|t| !t.constraints.is_empty());
+    let headers = ["trial", "state"]
         .into_iter()
+        .chain(values.iter().map(String::as_str))
+        .chain(constrained.then_some("violation"))
+        .chain(["seconds", "steps"])
         .chain(params.iter().copied())
         .chain(attrs.iter().copied())
         .chain(["error"]);
@@ -154,8 +165,17 @@ fn trials_table(c: &Contents<'_>) -> String {
         let _ = write!(out, "<tr class=\"{}\">", t.state);
         out += &cell(&t.number.to_string(), Some(t.number as f64));
         out += &cell(&t.state.to_string(), None);
-        let value = t.value.map_or(String::new(), format_number);
-        out += &cell(&value, t.value);
+        for i in 0..m {
+            let value = match m {
+                1 => t.value,
+                _ => t.values().get(i).copied().filter(|_| t.values().len() == m),
+            };
+            out += &cell(&value.map_or(String::new(), format_number), value);
+        }
+        if constrained {
+            let violation = (!t.constraints.is_empty()).then(|| t.violation());
+            out += &cell(&violation.map_or(String::new(), format_number), violation);
+        }
         let seconds = (t.state != TrialState::Running).then(|| t.duration_secs());
         out += &cell(
             &seconds.map_or(String::new(), |s| format!("{s:.1}")),

@@ -10,6 +10,7 @@ pub use importance::{importance, METHOD, MIN_TRIALS_FOR_IMPORTANCE};
 
 use std::path::{Path, PathBuf};
 
+use knob_core::pareto::{hypervolume, pareto_front};
 use knob_core::{BoxError, Direction, Domain, History, Scale, SearchSpace, Trial, TrialState};
 
 use crate::plot::{Axis, Contour, Curve, Panel, Polyline, Series};
@@ -158,6 +159,7 @@ impl Contents<'_> {
         let mut best = f64::NAN;
         let best_so_far = complete
             .iter()
+            .filter(|t| t.is_feasible())
             .filter_map(|t| {
                 let v = t.value?;
                 if best.is_nan() || direction.better(v, best) {
@@ -218,6 +220,9 @@ impl Contents<'_> {
         };
 
         let mut cells = Vec::new();
+        if history.objectives() > 1 {
+            cells.extend(self.front_panels().map(Cell::Panel));
+        }
         let best_number = history.best().map(|b| b.number);
         let curves: Vec<Curve> = history
             .trials()
@@ -257,6 +262,100 @@ impl Contents<'_> {
             }));
         }
         (first_row, cells)
+    }
+
+    /// For several objectives: the first two objectives of every complete trial with the
+    /// Pareto front drawn through its trials, and the hypervolume of the front after
+    /// each trial. The hypervolume's reference point is the worst value of each
+    /// objective over the feasible trials, moved a tenth of its range further (a study
+    /// has no natural one), so the curve's shape matters, not its units.
+    fn front_panels(&self) -> [Panel; 2] {
+        let history = self.history;
+        let m = history.objectives();
+        let label = |i: usize| {
+            let way = match history.directions()[i] {
+                Direction::Minimize => "minimize",
+                Direction::Maximize => "maximize",
+            };
+            format!("objective {} ({way})", i + 1)
+        };
+        let complete: Vec<&Trial> = history
+            .in_state(TrialState::Complete)
+            .filter(|t| t.values().len() == m)
+            .collect();
+        let pair = |t: &&Trial| (t.values()[0], t.values()[1]);
+        let mut front: Vec<(f64, f64)> = history.best_trials().iter().map(pair).collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (feasible, infeasible): (Vec<&Trial>, Vec<&Trial>) =
+            complete.iter().partition(|t| t.is_feasible());
+        let mut series = vec![Series {
+            name: "trials".into(),
+            points: feasible.iter().map(pair).collect(),
+            scatter: true,
+        }];
+        if !infeasible.is_empty() {
+            series.push(Series {
+                name: "infeasible".into(),
+                points: infeasible.iter().map(pair).collect(),
+                scatter: true,
+            });
+        }
+        series.push(Series {
+            name: "Pareto front".into(),
+            points: front,
+            scatter: false,
+        });
+        let scatter = Panel {
+            title: if m > 2 {
+                format!("Pareto front (objectives 1 and 2 of {m})")
+            } else {
+                "Pareto front".into()
+            },
+            x_label: label(0),
+            y_label: label(1),
+            series,
+            ..Panel::default()
+        };
+
+        let losses: Vec<(u64, Vec<f64>)> = feasible
+            .iter()
+            .filter_map(|t| Some((t.number, history.losses(t)?)))
+            .collect();
+        let reference: Vec<f64> = (0..m)
+            .map(|i| {
+                let (lo, hi) = losses
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), l| {
+                        (a.min(l.1[i]), b.max(l.1[i]))
+                    });
+                hi + 0.1 * (hi - lo).max(1e-12)
+            })
+            .collect();
+        let mut so_far: Vec<Vec<f64>> = Vec::new();
+        let curve = losses
+            .into_iter()
+            .map(|(number, l)| {
+                so_far.push(l);
+                so_far = pareto_front(&so_far)
+                    .into_iter()
+                    .map(|i| so_far[i].clone())
+                    .collect();
+                (number as f64, hypervolume(&so_far, &reference))
+            })
+            .collect();
+        let hv = Panel {
+            title: "hypervolume of the front so far".into(),
+            x_label: "trial".into(),
+            y_label: "hypervolume".into(),
+            x_axis: Axis::Integer,
+            series: vec![Series {
+                name: "hypervolume".into(),
+                points: curve,
+                scatter: false,
+            }],
+            ..Panel::default()
+        };
+        [scatter, hv]
     }
 
     /// The objective over the two most important parameters, once there is a ranking.
@@ -303,6 +402,23 @@ impl Contents<'_> {
         )
     }
 
+    /// For several objectives: how many trials the Pareto front holds, and which.
+    fn front_line(&self) -> String {
+        let front: Vec<String> = self
+            .history
+            .best_trials()
+            .iter()
+            .map(|t| t.number.to_string())
+            .collect();
+        format!(
+            "Pareto front over {} objectives: {} trials ({}); importance and the \
+             history follow the first objective.",
+            self.history.objectives(),
+            front.len(),
+            front.join(", ")
+        )
+    }
+
     /// Why there is no importance ranking, when there is none.
     fn no_ranking(&self) -> Option<String> {
         let complete = self.count(TrialState::Complete);
@@ -335,7 +451,9 @@ impl Contents<'_> {
 ",
             self.title
         );
-        if let Some(b) = self.history.best() {
+        if self.history.objectives() > 1 {
+            md += &format!("{}\n\n", self.front_line());
+        } else if let Some(b) = self.history.best() {
             md += &format!(
                 "Best trial: {} with value {} ({})\n\n",
                 b.number,
@@ -456,5 +574,47 @@ mod tests {
             svg.starts_with("<svg") && svg.contains("parallel coordinates"),
             "an SVG with the same figure"
         );
+    }
+
+    #[test]
+    fn a_study_of_two_objectives_shows_its_front_and_hypervolume() {
+        let space = SearchSpace::builder()
+            .float("x", 0.0, 1.0, Scale::Linear)
+            .build()
+            .unwrap();
+        let study = Study::builder(space.clone())
+            .directions([Direction::Maximize, Direction::Minimize])
+            .sampler(UniformSampler)
+            .seed(1)
+            .build()
+            .unwrap();
+        for _ in 0..30 {
+            let t = study.ask().unwrap().unwrap();
+            let x = t.params.float("x").unwrap();
+            // Accuracy rises with the size; sizes above 0.8 are infeasible.
+            let outcome = Outcome::constrained([x.sqrt(), x], [x - 0.8]);
+            study.tell(t.number, outcome).unwrap();
+        }
+        let history = study.history().unwrap();
+        let front = history.best_trials();
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_report(dir.path(), &history, &space, "two objectives", None).unwrap();
+        let md = std::fs::read_to_string(&files.markdown).unwrap();
+        let line = format!("Pareto front over 2 objectives: {} trials", front.len());
+        assert!(md.contains(&line) && !md.contains("Best trial"), "{md}");
+        let html = std::fs::read_to_string(&files.html).unwrap();
+        for heading in ["objective 1", "objective 2", "violation"] {
+            assert!(html.contains(&format!(">{heading}</th>")), "{heading}");
+        }
+        for panel in [
+            "Pareto front",
+            "hypervolume of the front so far",
+            "infeasible",
+        ] {
+            assert!(html.contains(panel), "{panel}");
+        }
+        // The history row, then the front, the hypervolume and the one slice: two rows.
+        let img = image::open(&files.png).unwrap();
+        assert_eq!(img.height(), 60 + 380 * 2);
     }
 }

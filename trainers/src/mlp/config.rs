@@ -187,6 +187,22 @@ impl Config {
         Ok(())
     }
 
+    /// Trainable parameters of this network on `inputs` features and `classes`
+    /// classes: each layer's weights and biases, and a scale and shift per unit of
+    /// each batch-normalized hidden layer.
+    pub fn parameter_count(&self, inputs: usize, classes: usize) -> usize {
+        let mut widths = vec![inputs];
+        widths.extend(&self.hidden);
+        widths.push(classes);
+        let dense: usize = widths.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
+        let norm: usize = if self.batch_norm {
+            self.hidden.iter().map(|h| 2 * h).sum()
+        } else {
+            0
+        };
+        dense + norm
+    }
+
     /// Reads and checks the params; the error names the parameter at fault. A param
     /// the MLP does not read is an error ([`Config::check_names`]).
     pub fn from_params(p: &Params) -> Result<Self, ConfigError> {

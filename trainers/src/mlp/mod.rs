@@ -96,6 +96,29 @@ impl Objective {
     }
 }
 
+/// A cost of a trial that a study of several objectives may minimize beside the
+/// validation metric ([`MlpTrainer::cost`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// The network's trainable parameters (weights, biases, batch-norm scales and
+    /// shifts): its size on disk and a proxy of its inference time. Logged each epoch
+    /// as `param_count`.
+    Parameters,
+    /// Seconds the trial trained, evaluation included. Logged each epoch as
+    /// `train_seconds`.
+    Seconds,
+}
+
+impl Cost {
+    /// The name it is logged under.
+    pub fn log_name(self) -> &'static str {
+        match self {
+            Cost::Parameters => "param_count",
+            Cost::Seconds => "train_seconds",
+        }
+    }
+}
+
 /// Trains a multilayer perceptron per trial, its shape and training set by the trial's
 /// params ([`Config`] lists them), and returns the validation metric.
 ///
@@ -126,6 +149,8 @@ pub struct MlpTrainer<D: MlpDevice = Cpu> {
     images: Vec<f32>,
     class_names: Vec<String>,
     defaults: Params,
+    costs: Vec<Cost>,
+    max_parameters: Option<usize>,
     // The device is built per trial, inside the trainer's thread pool.
     _device: std::marker::PhantomData<fn() -> D>,
 }
@@ -166,6 +191,8 @@ impl<D: MlpDevice> MlpTrainer<D> {
             pool: rayon::ThreadPoolBuilder::new().num_threads(1).build()?,
             images,
             defaults: Params::new(),
+            costs: Vec::new(),
+            max_parameters: None,
             _device: std::marker::PhantomData,
         })
     }
@@ -195,6 +222,40 @@ impl<D: MlpDevice> MlpTrainer<D> {
     pub fn defaults(mut self, params: Params) -> Self {
         self.defaults = params;
         self
+    }
+
+    /// Adds a cost as a further objective: [`Trainer::fit_objectives`] then returns the
+    /// validation metric followed by each cost, in the order added (for a study with
+    /// directions `[Maximize, Minimize, ...]`), and each epoch logs it, so TensorBoard's
+    /// HParams dashboard shows it beside the metric.
+    ///
+    /// ```
+    /// use knob_core::{Params, Trainer, TrialContext};
+    /// use knob_trainers::{data, Cost, MlpTrainer};
+    /// let (train, valid) = data::prepare(data::digits(), 0.2, 0);
+    /// let mut trainer = MlpTrainer::new(train, valid)?.cost(Cost::Parameters);
+    /// let params = Params::from_iter([("units", 16.into()), ("epochs", 1.into())]);
+    /// let values = trainer.fit_objectives(&params, &mut TrialContext::standalone(params.clone()))?;
+    /// // 64 inputs to 16 units to 10 classes: 64·16 + 16 + 16·10 + 10 weights and biases.
+    /// assert_eq!(values[1], 1210.0);
+    /// # Ok::<(), knob_core::BoxError>(())
+    /// ```
+    pub fn cost(mut self, cost: Cost) -> Self {
+        self.costs.push(cost);
+        self
+    }
+
+    /// A constraint: networks of more than `count` parameters are infeasible (the
+    /// trial reports `parameters - count` as its constraint value), so samplers steer
+    /// away from them and none of them becomes the study's best.
+    pub fn max_parameters(mut self, count: usize) -> Self {
+        self.max_parameters = Some(count);
+        self
+    }
+
+    /// Trainable parameters of the network `config` describes on this data.
+    fn parameters(&self, config: &Config) -> usize {
+        config.parameter_count(self.train.dim, self.train.classes)
     }
 
     /// Names of the classes, for confusion matrices.
@@ -285,6 +346,7 @@ impl<D: MlpDevice> MlpTrainer<D> {
             }
         };
         let mut order: Vec<usize> = (0..train.len()).collect();
+        let started = std::time::Instant::now();
         // Callbacks that change the learning rate scale the schedule from then on.
         let mut scale = 1.0;
         let mut logs = Logs::new();
@@ -335,6 +397,13 @@ impl<D: MlpDevice> MlpTrainer<D> {
                 ("val_accuracy".to_owned(), val_accuracy),
                 ("lr".to_owned(), model.learning_rate()),
             ]);
+            for cost in &self.costs {
+                let measured = match cost {
+                    Cost::Parameters => self.parameters(config) as f64,
+                    Cost::Seconds => started.elapsed().as_secs_f64(),
+                };
+                logs.insert(cost.log_name().to_owned(), measured);
+            }
             let (h, w) = train.image.unwrap_or((1, train.dim));
             let view = EpochView::new(&info)
                 .with_weights(&model)
@@ -405,7 +474,27 @@ impl<D: MlpDevice> MlpTrainer<D> {
 impl<D: MlpDevice> Trainer for MlpTrainer<D> {
     fn fit(&mut self, params: &Params, ctx: &mut TrialContext<'_>) -> Result<f64, BoxError> {
         let config = self.config(params)?;
+        if let Some(most) = self.max_parameters {
+            ctx.set_constraints([self.parameters(&config) as f64 - most as f64]);
+        }
         self.guarded(|| Ok(self.run(&config, ctx, None, 0..config.epochs)?.0))
+    }
+
+    /// The validation metric, then each [`Cost`] added with [`MlpTrainer::cost`].
+    fn fit_objectives(
+        &mut self,
+        params: &Params,
+        ctx: &mut TrialContext<'_>,
+    ) -> Result<Vec<f64>, BoxError> {
+        let started = std::time::Instant::now();
+        let metric = self.fit(params, ctx)?;
+        let config = self.config(params)?;
+        let mut values = vec![metric];
+        values.extend(self.costs.iter().map(|cost| match cost {
+            Cost::Parameters => self.parameters(&config) as f64,
+            Cost::Seconds => started.elapsed().as_secs_f64(),
+        }));
+        Ok(values)
     }
 
     fn check_space(&self, space: &knob_core::SearchSpace) -> Result<(), BoxError> {
