@@ -180,7 +180,7 @@ fn show(s: &StudySnapshot, top: usize) -> String {
     let mut out = format!(
         "study:     {}\ndirection: {}\ntrials:    {} ({} complete, {} pruned, {} failed, {} running; {} queued)\n\nspace:\n",
         s.location,
-        format!("{:?}", s.direction).to_lowercase(),
+        source::directions(s),
         s.history.len(),
         count(TrialState::Complete),
         count(TrialState::Pruned),
@@ -196,7 +196,19 @@ fn show(s: &StudySnapshot, top: usize) -> String {
         out += "\n";
     }
     out += &format!("\nleaderboard:\n{}", s.leaderboard(top));
-    if let Some(best) = s.history.best() {
+    if s.directions.len() > 1 {
+        let front: Vec<String> = s
+            .history
+            .best_trials()
+            .iter()
+            .map(|t| t.number.to_string())
+            .collect();
+        out += &format!(
+            "\nPareto front: {} trials ({}); the leaderboard lists them\n",
+            front.len(),
+            front.join(", ")
+        );
+    } else if let Some(best) = s.history.best() {
         out += &format!(
             "\nbest trial {}: value {}\n",
             best.number,

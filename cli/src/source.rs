@@ -47,10 +47,10 @@ impl Source {
         Ok(StudySnapshot::read(&mut *self.storage()?)?)
     }
 
-    /// Opens the study to change it, with the space and direction it was created with.
+    /// Opens the study to change it, with the space and directions it was created with.
     pub fn open(&self, snapshot: &StudySnapshot) -> Result<Study, BoxError> {
         Ok(Study::builder(snapshot.space.clone())
-            .direction(snapshot.direction)
+            .directions(snapshot.directions.clone())
             .sampler(knob_core::testing::UniformSampler)
             .storage(self.storage()?)
             .build()?)
@@ -97,7 +97,7 @@ pub fn list(spec: &str) -> Result<String, BoxError> {
     if journals.is_empty() {
         return Ok(format!("no journals (*.jsonl) under {spec}\n"));
     }
-    let mut rows = vec![["journal", "direction", "trials", "complete", "best"].map(String::from)];
+    let mut rows = vec![["journal", "directions", "trials", "complete", "best"].map(String::from)];
     let mut skipped = Vec::new();
     for path in &journals {
         let source = Source {
@@ -107,13 +107,17 @@ pub fn list(spec: &str) -> Result<String, BoxError> {
         match source.read() {
             Ok(s) => rows.push([
                 path.display().to_string(),
-                format!("{:?}", s.direction).to_lowercase(),
+                directions(&s),
                 s.history.len().to_string(),
                 s.history.in_state(TrialState::Complete).count().to_string(),
-                s.history
-                    .best()
-                    .and_then(|b| b.value)
-                    .map_or("-".into(), knob_core::format_number),
+                match s.directions.len() {
+                    1 => s
+                        .history
+                        .best()
+                        .and_then(|b| b.value)
+                        .map_or("-".into(), knob_core::format_number),
+                    _ => format!("front of {}", s.history.best_trials().len()),
+                },
             ]),
             Err(e) => skipped.push(format!("{}: {e}", path.display())),
         }
@@ -175,4 +179,13 @@ fn table<const N: usize>(rows: &[[String; N]]) -> String {
         out += "\n";
     }
     out
+}
+
+/// A study's directions: `maximize`, or `maximize, minimize`.
+pub fn directions(s: &StudySnapshot) -> String {
+    s.directions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -196,6 +196,76 @@ fn retry_failed_queues_each_failed_trial_once() {
 }
 
 #[test]
+fn a_study_of_two_objectives_is_shown_exported_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mo.jsonl");
+    let space = SearchSpace::builder()
+        .float("x", 0.0, 1.0, Scale::Linear)
+        .build()
+        .unwrap();
+    let study = Study::builder(space)
+        .directions([
+            knob_core::Direction::Maximize,
+            knob_core::Direction::Minimize,
+        ])
+        .sampler(knob_core::testing::UniformSampler)
+        .journal(&path)
+        .seed(2)
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        let t = study.ask().unwrap().unwrap();
+        let x = t.params.float("x").unwrap();
+        let outcome = match i {
+            4 => Outcome::Failed("out of memory".into()),
+            _ => Outcome::constrained([x, x * x], [x - 0.9]),
+        };
+        study.tell(t.number, outcome).unwrap();
+    }
+    let front = study.best_trials().unwrap();
+    drop(study);
+    let journal = path.to_str().unwrap();
+
+    let shown = stdout(&knob(&["show", "--storage", journal]));
+    assert!(shown.contains("direction: maximize, minimize"), "{shown}");
+    let line = format!("Pareto front: {} trials", front.len());
+    assert!(
+        shown.contains(&line) && shown.contains("value 2"),
+        "{shown}"
+    );
+    let listed = stdout(&knob(&[
+        "studies",
+        "--storage",
+        dir.path().to_str().unwrap(),
+    ]));
+    let of = format!("front of {}", front.len());
+    assert!(
+        listed.contains("maximize, minimize") && listed.contains(&of),
+        "{listed}"
+    );
+
+    let csv = stdout(&knob(&["export", "--storage", journal, "--format", "csv"]));
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("number,state,value_1,value_2,constraint_1,started"),
+        "{csv}"
+    );
+    let second: Vec<&str> = lines.nth(1).unwrap().split(',').collect();
+    let (x, size, c): (f64, f64, f64) = (
+        second[2].parse().unwrap(),
+        second[3].parse().unwrap(),
+        second[4].parse().unwrap(),
+    );
+    assert_eq!((size, c), (x * x, x - 0.9));
+
+    let retried = stdout(&knob(&["retry-failed", "--storage", journal]));
+    assert!(retried.contains("trial 4"), "{retried}");
+}
+
+#[test]
 fn old_and_torn_journals_are_read_and_bad_input_is_named() {
     let dir = tempfile::tempdir().unwrap();
     // The first journal format, from the core crate's corpus.

@@ -36,6 +36,9 @@ pub struct Observation<'a> {
     /// How far it is from feasible: the sum of its constraint values above 0 (0 when
     /// feasible or unconstrained).
     pub violation: f64,
+    /// Its constraint values (empty without constraints), for a sampler that models
+    /// them.
+    pub constraints: &'a [f64],
 }
 
 /// A complete trial with every objective, as samplers of several objectives see it.
@@ -112,6 +115,7 @@ impl History {
                     None => violation,
                 },
                 violation,
+                constraints: &t.constraints,
             }
         })
     }

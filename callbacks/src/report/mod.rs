@@ -272,13 +272,7 @@ impl Contents<'_> {
     fn front_panels(&self) -> [Panel; 2] {
         let history = self.history;
         let m = history.objectives();
-        let label = |i: usize| {
-            let way = match history.directions()[i] {
-                Direction::Minimize => "minimize",
-                Direction::Maximize => "maximize",
-            };
-            format!("objective {} ({way})", i + 1)
-        };
+        let label = |i: usize| format!("objective {} ({})", i + 1, history.directions()[i]);
         let complete: Vec<&Trial> = history
             .in_state(TrialState::Complete)
             .filter(|t| t.values().len() == m)

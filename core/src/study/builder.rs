@@ -299,10 +299,7 @@ impl StudyBuilder {
 pub(crate) fn describe(directions: &[Direction]) -> String {
     directions
         .iter()
-        .map(|d| match d {
-            Direction::Minimize => "minimize",
-            Direction::Maximize => "maximize",
-        })
+        .map(Direction::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }

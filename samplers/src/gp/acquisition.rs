@@ -21,7 +21,7 @@ pub enum Acquisition {
 }
 
 /// `ln √(2π)`.
-const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
+pub(crate) const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 
 /// The scaled complementary error function `exp(x²) erfc(x)` for `x >= 0`.
 pub(crate) fn erfcx(x: f64) -> f64 {

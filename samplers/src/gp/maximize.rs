@@ -5,7 +5,7 @@ use knob_core::KnobRng;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::acquisition::Acquisition;
+use super::acquisition::{log_normal_cdf, Acquisition, LN_SQRT_2PI};
 use super::model::Posterior;
 use crate::optim::minimize;
 use crate::prior::log_prior;
@@ -18,6 +18,44 @@ use crate::tpe::Axis;
 pub(crate) struct PriorWeight<'a> {
     pub priors: &'a [Option<(f64, f64)>],
     pub weight: f64,
+}
+
+/// A GP fitted to one constraint's (standardized) values: the acquisition is weighted by
+/// the probability that the constraint holds, `P(c(x) <= 0)` (Gardner et al., 2014),
+/// added as its logarithm to the log-scale acquisition.
+pub(crate) struct Feasibility {
+    pub post: Posterior,
+    /// Where 0 lies on the standardized scale.
+    pub threshold: f64,
+}
+
+impl Feasibility {
+    /// `ln P(c(p) <= 0)`, adding its gradient to `grad` when given.
+    fn log_prob(&self, p: &[f64], grad: Option<&mut [f64]>) -> f64 {
+        let Some(grad) = grad else {
+            let (m, v) = self.post.predict(p);
+            return log_normal_cdf((self.threshold - m) / v.max(1e-12).sqrt());
+        };
+        let (m, v, dm, dv) = self.post.predict_grad(p);
+        let v = v.max(1e-12);
+        let sd = v.sqrt();
+        let z = (self.threshold - m) / sd;
+        let lc = log_normal_cdf(z);
+        // d ln Φ(z) / dz = φ(z) / Φ(z); z falls with the mean and moves with the variance.
+        let ratio = (-0.5 * z * z - LN_SQRT_2PI - lc).exp();
+        for (g, (dm, dv)) in grad.iter_mut().zip(dm.iter().zip(&dv)) {
+            *g += ratio * (-dm / sd - z * dv / (2.0 * v));
+        }
+        lc
+    }
+}
+
+/// The log-probability that every constraint of `models` holds at `p`.
+fn log_feasible(models: &[Feasibility], p: &[f64], mut grad: Option<&mut [f64]>) -> f64 {
+    models
+        .iter()
+        .map(|f| f.log_prob(p, grad.as_deref_mut()))
+        .sum()
 }
 
 /// How hard to search.
@@ -44,6 +82,7 @@ pub(crate) fn maximize(
     snap: &dyn Fn(&[f64]) -> Vec<f64>,
     active: &dyn Fn(&[f64]) -> Vec<bool>,
     prior: PriorWeight<'_>,
+    feasibility: &[Feasibility],
     effort: Effort,
     rng: &mut KnobRng,
 ) -> Vec<f64> {
@@ -66,7 +105,9 @@ pub(crate) fn maximize(
         candidates.push(snap(&p));
     }
     let value = |m: f64, v: f64, p: &[f64]| {
-        acq.eval(m, v, best).0 + prior.weight * log_prior(prior.priors, p, None)
+        acq.eval(m, v, best).0
+            + prior.weight * log_prior(prior.priors, p, None)
+            + log_feasible(feasibility, p, None)
     };
     let mut scored: Vec<(f64, Vec<f64>)> = post
         .predict_many(&candidates)
@@ -102,10 +143,15 @@ pub(crate) fn maximize(
             let (a, da_dm, da_dv) = acq.eval(m, v, best);
             let mut prior_grad = vec![0.0; dims];
             let lp = log_prior(prior.priors, &point, Some(&mut prior_grad));
+            let mut feasible_grad = vec![0.0; dims];
+            let lf = log_feasible(feasibility, &point, Some(&mut feasible_grad));
             for (k, &d) in numeric.iter().enumerate() {
-                grad[k] = -(da_dm * dm[d] + da_dv * dv[d] + prior.weight * prior_grad[d]);
+                grad[k] = -(da_dm * dm[d]
+                    + da_dv * dv[d]
+                    + prior.weight * prior_grad[d]
+                    + feasible_grad[d]);
             }
-            -(a + prior.weight * lp)
+            -(a + prior.weight * lp + lf)
         };
         let x0: Vec<f64> = numeric.iter().map(|&d| start[d]).collect();
         let (x, _) = minimize(&mut objective, &x0, &lower, &upper, 100);

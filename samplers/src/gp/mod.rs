@@ -14,7 +14,7 @@ use rand::Rng;
 use crate::prior::{truncated_normal, unit_priors};
 use crate::sobol::sobol_point;
 use crate::tpe::Axis;
-use maximize::{maximize, Effort, PriorWeight};
+use maximize::{maximize, Effort, Feasibility, PriorWeight};
 use model::{fit, Posterior};
 
 /// Bayesian optimization with a Gaussian process.
@@ -162,6 +162,48 @@ impl GpSampler {
         Some((x, y, hyper))
     }
 
+    /// One model per constraint, fitted to every observation's value of it
+    /// (standardized); constraints that take one value everywhere teach nothing and get
+    /// none.
+    fn feasibility(
+        &self,
+        space: &SearchSpace,
+        axes: &[Axis],
+        observations: &[knob_core::Observation<'_>],
+        rng: &mut KnobRng,
+    ) -> Vec<Feasibility> {
+        let count = observations
+            .iter()
+            .map(|o| o.constraints.len())
+            .max()
+            .unwrap_or(0);
+        let with: Vec<_> = observations
+            .iter()
+            .filter(|o| o.constraints.len() == count)
+            .collect();
+        let x: Vec<Vec<f64>> = with
+            .iter()
+            .map(|o| impute(space, o.unit.to_vec()))
+            .collect();
+        (0..count)
+            .filter_map(|j| {
+                let c: Vec<f64> = with.iter().map(|o| o.constraints[j]).collect();
+                let mean = c.iter().sum::<f64>() / c.len() as f64;
+                let sd =
+                    (c.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / c.len() as f64).sqrt();
+                if sd < 1e-12 {
+                    return None;
+                }
+                let y: Vec<f64> = c.iter().map(|v| (v - mean) / sd).collect();
+                let hyper = fit(axes, &x, &y, self.restarts, rng);
+                Some(Feasibility {
+                    post: Posterior::new(axes, x.clone(), &y, hyper)?,
+                    threshold: -mean / sd,
+                })
+            })
+            .collect()
+    }
+
     /// How much each parameter matters to the GP fitted on `history`'s complete
     /// trials: the inverse squared lengthscales, normalized to sum to 1 (a parameter the
     /// objective barely varies along gets a long lengthscale and a small share). Sorted
@@ -256,7 +298,7 @@ impl Sampler for GpSampler {
             let single = crate::multi::scalarized(history, |o| crate::multi::parego(o, rng));
             return self.suggest(space, &single, rng);
         }
-        let observations: Vec<_> = history.evidence().collect();
+        let mut observations: Vec<_> = history.evidence().collect();
         let priors = unit_priors(space);
         if observations.len() < self.startup {
             // The Sobol design, with parameters that have a prior drawn from it.
@@ -270,6 +312,16 @@ impl Sampler for GpSampler {
             return Ok(Some(point));
         }
         let axes = Axis::of(space);
+        // With constraints, and once a few trials are feasible: the objective's model
+        // fits the feasible trials, and a model per constraint weights the acquisition
+        // by the probability of feasibility. Before that, the history's ranking (every
+        // infeasible trial behind every feasible one) steers toward feasibility.
+        let mut feasibility = Vec::new();
+        let feasible = observations.iter().filter(|o| o.violation == 0.0).count();
+        if observations.iter().any(|o| !o.constraints.is_empty()) && feasible >= 3 {
+            feasibility = self.feasibility(space, &axes, &observations, rng);
+            observations.retain(|o| o.violation == 0.0);
+        }
         let mut x: Vec<Vec<f64>> = observations
             .iter()
             .map(|o| impute(space, o.unit.to_vec()))
@@ -318,6 +370,7 @@ impl Sampler for GpSampler {
                 priors: &priors,
                 weight: self.prior_strength / observations.len() as f64,
             },
+            &feasibility,
             self.effort,
             rng,
         );
