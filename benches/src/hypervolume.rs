@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use knob_samplers::testing::MultiObjectiveFunction;
 
-use crate::regret::{median_difference, quantile};
+use crate::regret::{first_seen, median_difference, quantile};
 
 /// One run on a function of several objectives, as one JSON line of the benchmark's
 /// output.
@@ -91,16 +91,10 @@ pub fn run(
 /// and sampler (the true front's in the first column), then the first sampler's lead
 /// over each other one at each of `at`, with a 95% bootstrap interval.
 pub fn summary_table(runs: &[HypervolumeRun], at: &[usize]) -> String {
-    let mut functions: Vec<&str> = Vec::new();
-    let mut samplers: Vec<&str> = Vec::new();
-    for r in runs {
-        if !functions.contains(&r.function.as_str()) {
-            functions.push(&r.function);
-        }
-        if !samplers.contains(&r.sampler.as_str()) {
-            samplers.push(&r.sampler);
-        }
-    }
+    let (functions, samplers) = first_seen(
+        runs.iter()
+            .map(|r| (r.function.as_str(), r.sampler.as_str())),
+    );
     let values = |f: &str, s: &str, k: usize| -> Vec<f64> {
         runs.iter()
             .filter(|r| r.function == f && r.sampler == s)

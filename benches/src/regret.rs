@@ -112,14 +112,25 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 
 /// The functions and the samplers of `runs`, each in first-seen order.
 fn functions_and_samplers(runs: &[Run]) -> (Vec<&str>, Vec<&str>) {
+    first_seen(
+        runs.iter()
+            .map(|r| (r.function.as_str(), r.sampler.as_str())),
+    )
+}
+
+/// The distinct functions and samplers of `(function, sampler)` pairs, each in
+/// first-seen order.
+pub fn first_seen<'a>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> (Vec<&'a str>, Vec<&'a str>) {
     let mut functions: Vec<&str> = Vec::new();
     let mut samplers: Vec<&str> = Vec::new();
-    for r in runs {
-        if !functions.contains(&r.function.as_str()) {
-            functions.push(&r.function);
+    for (function, sampler) in pairs {
+        if !functions.contains(&function) {
+            functions.push(function);
         }
-        if !samplers.contains(&r.sampler.as_str()) {
-            samplers.push(&r.sampler);
+        if !samplers.contains(&sampler) {
+            samplers.push(sampler);
         }
     }
     (functions, samplers)
