@@ -101,8 +101,7 @@ enum PrunerName {
 struct Args {
     /// How proposals are made: gp, tpe, random, sobol, zoom, grid (sized to the trials),
     /// tpe-uni, nsga2 (several objectives), gp-startupN (the GP after N design points),
-    /// gp-pi or gp-ucbB (other acquisitions), gp-mean (improvement over the best
-    /// posterior mean on noisy accuracies), tpe-candidatesN or nsga2-popN.
+    /// gp-pi or gp-ucbB (other acquisitions), tpe-candidatesN or nsga2-popN.
     #[arg(long, default_value = "gp", value_parser = known_sampler)]
     sampler: String,
     /// The search space.

@@ -11,10 +11,9 @@ use crate::{
 
 /// The names [`by_name`] knows. Besides these, `gp-startupN` is the GP after an
 /// `N`-point initial design, `tpe-candidatesN` the TPE drawing `N` candidates per
-/// suggestion, `nsga2-popN` NSGA-II with a population of `N`, `gp-pi` and `gp-ucbB`
-/// the GP maximizing the probability of improvement or the upper confidence bound with
-/// β = `B` instead of log EI, and `gp-mean` the GP with
-/// [`GpSampler::mean_incumbent`](crate::GpSampler::mean_incumbent).
+/// suggestion, `nsga2-popN` NSGA-II with a population of `N`, and `gp-pi` and
+/// `gp-ucbB` the GP maximizing the probability of improvement or the upper confidence
+/// bound with β = `B` instead of log EI.
 pub const NAMES: &[&str] = &[
     "grid", "random", "sobol", "zoom", "gp", "tpe", "tpe-uni", "nsga2",
 ];
@@ -24,7 +23,7 @@ pub const NAMES: &[&str] = &[
 #[non_exhaustive]
 pub enum NameError {
     /// A name it does not know.
-    #[error("unknown sampler `{name}`{}; known: {}, gp-startupN, gp-pi, gp-ucbB, gp-mean, tpe-candidatesN, nsga2-popN",
+    #[error("unknown sampler `{name}`{}; known: {}, gp-startupN, gp-pi, gp-ucbB, tpe-candidatesN, nsga2-popN",
         did_you_mean(name, NAMES.iter().copied()).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(),
         NAMES.join(", "))]
     Unknown {
@@ -73,9 +72,6 @@ fn make(name: &str, budget: Option<(usize, usize)>) -> Result<Box<dyn Sampler>, 
     if let Some(n) = name.strip_prefix("gp-startup") {
         let trials = n.parse().map_err(|_| unknown())?;
         return Ok(Box::new(GpSampler::new().startup(trials).map_err(setting)?));
-    }
-    if name == "gp-mean" {
-        return Ok(Box::new(GpSampler::new().mean_incumbent(true)));
     }
     if name == "gp-pi" {
         return Ok(Box::new(GpSampler::new().acquisition(Acquisition::Pi)));
@@ -144,7 +140,6 @@ mod tests {
         assert!(by_name("gp-startup10").is_ok());
         assert!(by_name("tpe-candidates64").is_ok());
         assert!(by_name("gp-pi").is_ok() && by_name("gp-ucb2.5").is_ok());
-        assert!(by_name("gp-mean").is_ok());
         assert!(by_name("nsga2-pop10").is_ok());
         assert!(matches!(
             by_name("nsga2-pop1"),

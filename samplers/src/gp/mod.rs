@@ -59,7 +59,6 @@ pub struct GpSampler {
     effort: Effort,
     warp: bool,
     prior_strength: f64,
-    mean_incumbent: bool,
 }
 
 impl Default for GpSampler {
@@ -70,7 +69,6 @@ impl Default for GpSampler {
             restarts: 1,
             warp: true,
             prior_strength: 10.0,
-            mean_incumbent: false,
             effort: Effort {
                 scan: 1024,
                 near_best: 128,
@@ -121,16 +119,6 @@ impl GpSampler {
         )?;
         self.prior_strength = strength;
         Ok(self)
-    }
-
-    /// Whether improvement is measured from the lowest posterior mean among the observed
-    /// trials, rather than the lowest observed loss, once the fitted noise holds
-    /// [`GpSampler::NOISY_SHARE`] of the variance (the "plug-in" incumbent of noisy
-    /// expected improvement): a lucky observation then no longer sets a bar the model
-    /// itself does not believe. Off by default.
-    pub fn mean_incumbent(mut self, on: bool) -> Self {
-        self.mean_incumbent = on;
-        self
     }
 
     /// Random restarts of the kernel fit, besides the default start.
@@ -344,18 +332,10 @@ impl Sampler for GpSampler {
         } else {
             warp::standardize(&losses)
         };
-        let mut best = y.iter().copied().fold(f64::INFINITY, f64::min);
+        let best = y.iter().copied().fold(f64::INFINITY, f64::min);
 
         let hyper = fit(&axes, &x, &y, self.restarts, rng);
         let mut post = Posterior::new(&axes, x.clone(), &y, hyper.clone());
-        let noisy = hyper.noise >= Self::NOISY_SHARE * (hyper.scale + hyper.noise);
-        if let (true, true, Some(p)) = (self.mean_incumbent, noisy, &post) {
-            best = p
-                .predict_many(&x)
-                .iter()
-                .map(|m| m.0)
-                .fold(f64::INFINITY, f64::min);
-        }
         let pending: Vec<Vec<f64>> = history
             .pending()
             .map(|u| impute(space, u.to_vec()))
