@@ -22,6 +22,24 @@ impl Mode {
             Mode::Max => true,
         }
     }
+
+    /// Whether `value` of `monitor` beats `reference` (none yet: it does) by more than
+    /// `min_delta` in this mode's direction.
+    pub(crate) fn improves(
+        self,
+        monitor: &str,
+        value: f64,
+        reference: Option<f64>,
+        min_delta: f64,
+    ) -> bool {
+        reference.is_none_or(|reference| {
+            if self.maximizes(monitor) {
+                value - min_delta > reference
+            } else {
+                value + min_delta < reference
+            }
+        })
+    }
 }
 
 /// Stops training after `patience` epochs without an improvement of more than
@@ -129,14 +147,8 @@ impl EarlyStopping {
     }
 
     fn improves(&self, value: f64, reference: Option<f64>) -> bool {
-        let Some(reference) = reference else {
-            return true;
-        };
-        if self.mode.maximizes(&self.monitor) {
-            value - self.min_delta > reference
-        } else {
-            value + self.min_delta < reference
-        }
+        self.mode
+            .improves(&self.monitor, value, reference, self.min_delta)
     }
 }
 

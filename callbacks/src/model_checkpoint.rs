@@ -124,11 +124,7 @@ impl Callback for ModelCheckpoint {
                     known.join(", ")
                 )
             })?;
-            let maximize = self.mode.maximizes(&self.monitor);
-            let improved = self
-                .best
-                .is_none_or(|best| if maximize { value > best } else { value < best });
-            if !improved {
+            if !self.mode.improves(&self.monitor, value, self.best, 0.0) {
                 return Ok(Control::Continue);
             }
             self.best = Some(value);

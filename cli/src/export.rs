@@ -1,7 +1,5 @@
 //! Trials as CSV or JSON Lines.
 
-use std::collections::BTreeSet;
-
 use knob_core::{BoxError, StudySnapshot, Value};
 
 /// One row per trial: number, state, value, times, one column per parameter (space
@@ -9,12 +7,7 @@ use knob_core::{BoxError, StudySnapshot, Value};
 /// and the error last.
 pub fn csv(s: &StudySnapshot) -> String {
     let params: Vec<&str> = s.space.params().iter().map(|p| p.name.as_str()).collect();
-    let attrs: BTreeSet<&str> = s
-        .history
-        .trials()
-        .iter()
-        .flat_map(|t| t.user_attrs.keys().map(String::as_str))
-        .collect();
+    let attrs = s.history.user_attr_keys();
     // One value column per objective (`value` alone for one), and the constraints'
     // values when the study has any.
     let m = s.directions.len();

@@ -11,14 +11,10 @@ pub struct Source {
     study: String,
 }
 
-fn is_url(spec: &str) -> bool {
-    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
-}
-
 impl Source {
     /// The study at `spec` (named `study` in a database).
     pub fn new(spec: &str, study: &str) -> Result<Self, BoxError> {
-        if is_url(spec) {
+        if knob_core::is_database_url(spec) {
             check_database_study(spec, study)?;
         } else {
             let path = Path::new(spec);
@@ -81,7 +77,7 @@ fn check_database_study(_url: &str, _study: &str) -> Result<(), BoxError> {
 
 /// `knob studies`: one line per study.
 pub fn list(spec: &str) -> Result<String, BoxError> {
-    if is_url(spec) {
+    if knob_core::is_database_url(spec) {
         return list_database(spec);
     }
     let root = Path::new(spec);

@@ -215,6 +215,15 @@ impl History {
             .map(|t| t.unit.as_slice())
     }
 
+    /// The names of the user attributes any trial holds, sorted: the columns of a table
+    /// of trials.
+    pub fn user_attr_keys(&self) -> std::collections::BTreeSet<&str> {
+        self.trials
+            .iter()
+            .flat_map(|t| t.user_attrs.keys().map(String::as_str))
+            .collect()
+    }
+
     /// Trials in `state`.
     pub fn in_state(&self, state: TrialState) -> impl Iterator<Item = &Trial> {
         self.trials.iter().filter(move |t| t.state == state)

@@ -53,7 +53,8 @@ pub use sampler::{study_rng, trial_rng, KnobRng, Sampler};
 pub use space::{Condition, Domain, Param, Prior, Scale, SearchSpace, SpaceBuilder};
 pub use spelling::did_you_mean;
 pub use storage::{
-    open_storage, Event, JournalStorage, MemoryStorage, Owner, Record, Storage, FORMAT_VERSION,
+    is_database_url, open_storage, Event, JournalStorage, MemoryStorage, Owner, Record, Storage,
+    FORMAT_VERSION,
 };
 #[cfg(feature = "postgres")]
 pub use storage::{PostgresStorage, StudyRow, SCHEMA_VERSION};

@@ -259,9 +259,8 @@ fn main() -> Result<(), Report> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
-    let is_url = |s: &str| s.starts_with("postgres://") || s.starts_with("postgresql://");
     let run_dir = match &args.storage {
-        Some(spec) if !is_url(spec) => PathBuf::from(spec)
+        Some(spec) if !knob_core::is_database_url(spec) => PathBuf::from(spec)
             .parent()
             .map(PathBuf::from)
             .unwrap_or_default(),
@@ -505,7 +504,7 @@ fn main() -> Result<(), Report> {
             println!("  {name:<11} {:>5.1}%{model}", 100.0 * share);
         }
     }
-    if is_url(&storage) {
+    if knob_core::is_database_url(&storage) {
         println!(
             "\nStudy:   {} in the database (resume with the same --storage and --study)",
             args.study

@@ -129,14 +129,7 @@ pub(super) fn page(c: &Contents<'_>, svg: &str) -> String {
 
 fn trials_table(c: &Contents<'_>) -> String {
     let params: Vec<&str> = c.space.params().iter().map(|p| p.name.as_str()).collect();
-    let mut attrs: Vec<&str> = c
-        .history
-        .trials()
-        .iter()
-        .flat_map(|t| t.user_attrs.keys().map(String::as_str))
-        .collect();
-    attrs.sort_unstable();
-    attrs.dedup();
+    let attrs = c.history.user_attr_keys();
     let mut out = String::from("<table class=\"trials\"><thead><tr>");
     let m = c.history.objectives();
     let values: Vec<String> = match m {

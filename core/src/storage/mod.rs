@@ -298,12 +298,17 @@ pub trait Storage: Send {
     fn location(&self) -> String;
 }
 
+/// Whether `spec` names a database (a `postgres://` or `postgresql://` URL) rather than
+/// a journal's path.
+pub fn is_database_url(spec: &str) -> bool {
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+}
+
 /// Opens the storage that `spec` names: a `postgres://` or `postgresql://` URL is study
 /// `study` of that database (with the `postgres` feature); anything else is the path of
 /// a JSON Lines journal, which holds one study (`study` is then unused).
 pub fn open_storage(spec: &str, study: &str) -> Result<Box<dyn Storage>> {
-    let is_url = spec.starts_with("postgres://") || spec.starts_with("postgresql://");
-    if !is_url {
+    if !is_database_url(spec) {
         return Ok(Box::new(JournalStorage::open(spec)?));
     }
     #[cfg(feature = "postgres")]
