@@ -454,18 +454,20 @@ impl Study {
         let trial = state.ledger.running(number)?;
         let objectives = state.ledger.history.objectives();
         let failed = |message: String| (TrialState::Failed, vec![], vec![], Some(message));
+        let complete = |values: Vec<f64>, constraints: Vec<f64>| match Self::check_values(
+            &values,
+            &constraints,
+            objectives,
+        ) {
+            Ok(()) => (TrialState::Complete, values, constraints, None),
+            Err(message) => failed(message),
+        };
         let (finished, values, constraints, error) = match outcome {
-            Outcome::Complete(v) => match Self::check_values(&[v], &[], objectives) {
-                Ok(()) => (TrialState::Complete, vec![v], vec![], None),
-                Err(message) => failed(message),
-            },
+            Outcome::Complete(v) => complete(vec![v], vec![]),
             Outcome::Values {
                 values,
                 constraints,
-            } => match Self::check_values(&values, &constraints, objectives) {
-                Ok(()) => (TrialState::Complete, values, constraints, None),
-                Err(message) => failed(message),
-            },
+            } => complete(values, constraints),
             Outcome::Pruned => (
                 TrialState::Pruned,
                 trial

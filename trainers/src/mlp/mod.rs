@@ -258,6 +258,14 @@ impl<D: MlpDevice> MlpTrainer<D> {
         config.parameter_count(self.train.dim, self.train.classes)
     }
 
+    /// `cost` of a trial of `config` that started training at `started`.
+    fn measure(&self, cost: Cost, config: &Config, started: std::time::Instant) -> f64 {
+        match cost {
+            Cost::Parameters => self.parameters(config) as f64,
+            Cost::Seconds => started.elapsed().as_secs_f64(),
+        }
+    }
+
     /// Names of the classes, for confusion matrices.
     pub fn class_names(mut self, names: Vec<String>) -> Self {
         self.class_names = names;
@@ -397,12 +405,11 @@ impl<D: MlpDevice> MlpTrainer<D> {
                 ("val_accuracy".to_owned(), val_accuracy),
                 ("lr".to_owned(), model.learning_rate()),
             ]);
-            for cost in &self.costs {
-                let measured = match cost {
-                    Cost::Parameters => self.parameters(config) as f64,
-                    Cost::Seconds => started.elapsed().as_secs_f64(),
-                };
-                logs.insert(cost.log_name().to_owned(), measured);
+            for &cost in &self.costs {
+                logs.insert(
+                    cost.log_name().to_owned(),
+                    self.measure(cost, config, started),
+                );
             }
             let (h, w) = train.image.unwrap_or((1, train.dim));
             let view = EpochView::new(&info)
@@ -490,10 +497,11 @@ impl<D: MlpDevice> Trainer for MlpTrainer<D> {
         let metric = self.fit(params, ctx)?;
         let config = self.config(params)?;
         let mut values = vec![metric];
-        values.extend(self.costs.iter().map(|cost| match cost {
-            Cost::Parameters => self.parameters(&config) as f64,
-            Cost::Seconds => started.elapsed().as_secs_f64(),
-        }));
+        values.extend(
+            self.costs
+                .iter()
+                .map(|&cost| self.measure(cost, &config, started)),
+        );
         Ok(values)
     }
 
