@@ -223,16 +223,44 @@ pub fn median_difference(
     theirs: &[f64],
     rng: &mut knob_core::KnobRng,
 ) -> (f64, f64, f64) {
+    bootstrap_difference(mine, theirs, median_in_place, rng)
+}
+
+/// The difference of the means of `mine` and `theirs`, with its 95% percentile
+/// bootstrap interval. Where the values sit on a coarse grid (accuracies to 0.1 point),
+/// the median jumps from one grid value to the next between samples and the mean
+/// resolves smaller differences.
+pub fn mean_difference(
+    mine: &[f64],
+    theirs: &[f64],
+    rng: &mut knob_core::KnobRng,
+) -> (f64, f64, f64) {
+    bootstrap_difference(mine, theirs, |v| mean(v), rng)
+}
+
+/// The mean of `values` (NaN when there are none).
+pub fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// `statistic(mine) - statistic(theirs)` and the 2.5% and 97.5% quantiles of that
+/// difference over bootstrap resamples of each.
+fn bootstrap_difference(
+    mine: &[f64],
+    theirs: &[f64],
+    statistic: impl Fn(&mut [f64]) -> f64,
+    rng: &mut knob_core::KnobRng,
+) -> (f64, f64, f64) {
     let mut draw = |v: &[f64]| -> f64 {
         let mut sample: Vec<f64> = (0..v.len()).map(|_| v[rng.gen_range(0..v.len())]).collect();
-        median_in_place(&mut sample)
+        statistic(&mut sample)
     };
     let mut diffs: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
         .map(|_| draw(mine) - draw(theirs))
         .collect();
     diffs.sort_by(f64::total_cmp);
     (
-        quantile(mine, 0.5) - quantile(theirs, 0.5),
+        statistic(&mut mine.to_vec()) - statistic(&mut theirs.to_vec()),
         quantile(&diffs, 0.025),
         quantile(&diffs, 0.975),
     )
@@ -421,6 +449,25 @@ mod tests {
             let values: Vec<f64> = (0..n).map(|i| ((i * 37) % 11) as f64).collect();
             assert_eq!(median_in_place(&mut values.clone()), quantile(&values, 0.5));
         }
+    }
+
+    #[test]
+    fn bootstrap_differences_find_a_shift_and_none_between_equals() {
+        let mut rng = knob_core::trial_rng(0, 0);
+        let base: Vec<f64> = (0..60).map(|i| f64::from((i * 37) % 23) / 10.0).collect();
+        let shifted: Vec<f64> = base.iter().map(|v| v + 1.0).collect();
+        for difference in [mean_difference, median_difference] {
+            let (lead, low, high) = difference(&shifted, &base, &mut rng);
+            assert!((lead - 1.0).abs() < 1e-9, "{lead}");
+            assert!(low > 0.0 && low < 1.0 && high > 1.0, "[{low}, {high}]");
+            let reversed: Vec<f64> = base.iter().rev().copied().collect();
+            let (lead, low, high) = difference(&reversed, &base, &mut rng);
+            assert!(
+                lead.abs() < 1e-9 && low < 0.0 && high > 0.0,
+                "{lead} [{low}, {high}]"
+            );
+        }
+        assert!((mean(&[1.0, 2.0, 6.0]) - 3.0).abs() < 1e-12);
     }
 
     #[test]

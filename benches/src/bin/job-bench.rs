@@ -6,20 +6,25 @@
 //!           [--jobs 2] > job.jsonl                   # one JSON line per run
 //! job-bench --eval                                   # params JSON in, accuracy out
 //! job-bench --summary job.jsonl optuna-job.jsonl [--at 5,10,20]
+//! job-bench --roughness [--jobs 2]                   # how rough the objective is
 //! ```
 //!
 //! Training is a function of the params alone (one data split, one network seed, trial
 //! number 0 whoever asks), so equal params give equal accuracy to every sampler; the
 //! study's seed changes only the sampler's draws. `--eval` is the bridge for other
 //! tuners: `optuna_job_peer.py` drives Optuna's samplers through it. `--summary` prints
-//! the median best validation accuracy after each budget in `--at`, per sampler, and
-//! the first sampler's lead over each other one, in points, with a 95% bootstrap
-//! interval.
+//! the median and mean best validation accuracy after each budget in `--at`, per
+//! sampler, and the first sampler's lead over each other one in both, in points, with
+//! 95% bootstrap intervals. `--roughness` trains neighbours of two good configurations
+//! (a width one unit apart, a dropout 0.001 apart, a learning rate 0.1% apart) and
+//! prints the spread of their accuracies: what part of a difference between two trials
+//! no model of the params can explain.
 
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use knob_benches::regret;
 use knob_core::{Direction, Outcome, Params, Study, Trainer, TrialContext, TrialInfo};
 use knob_trainers::{data, MlpTrainer};
 use serde::{Deserialize, Serialize};
@@ -114,6 +119,82 @@ fn eval() {
     }
 }
 
+/// Accuracy of neighbours of two good configurations, one parameter moved by a step
+/// too small to matter, and the spread it shows.
+fn roughness(jobs: usize) {
+    let base = |optimizer: &str, lr: f64| {
+        let momentum = if optimizer == "adam" {
+            "beta1"
+        } else {
+            "momentum"
+        };
+        Params::from_iter([
+            ("lr", lr.into()),
+            ("optimizer", optimizer.into()),
+            (momentum, 0.9.into()),
+            ("layers", 2i64.into()),
+            ("units_0", 400i64.into()),
+            ("units_1", 200i64.into()),
+            ("dropout", 0.1.into()),
+            ("batch_size", 32i64.into()),
+        ])
+    };
+    const STEPS: i64 = 12;
+    let mut groups: Vec<(String, Vec<Params>)> = Vec::new();
+    for (optimizer, lr) in [("adam", 2e-3), ("sgd", 5e-2)] {
+        let moved = |name: &str, value: &dyn Fn(i64) -> knob_core::Value| {
+            let params = (0..STEPS)
+                .map(|k| {
+                    let mut p = base(optimizer, lr);
+                    p.insert(name, value(k));
+                    p
+                })
+                .collect();
+            (format!("{optimizer}, lr {lr}: {name}"), params)
+        };
+        groups.push(moved("units_0", &|k| (400 + k).into()));
+        groups.push(moved("dropout", &|k| (0.1 + 0.001 * k as f64).into()));
+        groups.push(moved("lr", &|k| (lr * (1.0 + 0.001 * k as f64)).into()));
+    }
+    let work: Vec<(usize, Params)> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, (_, ps))| ps.iter().map(move |p| (g, p.clone())))
+        .collect();
+    let queue = Mutex::new(work.into_iter());
+    let results = Mutex::new(vec![Vec::new(); groups.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                let mut job = Job::new();
+                loop {
+                    let next = queue.lock().expect("not poisoned").next();
+                    let Some((g, params)) = next else { break };
+                    let accuracy = job.accuracy(&params).unwrap_or(f64::NAN);
+                    results.lock().expect("not poisoned")[g].push(100.0 * accuracy);
+                }
+            });
+        }
+    });
+    println!("| configuration: parameter moved ({STEPS} steps) | mean accuracy (%) | standard deviation | range |");
+    println!("|---|---:|---:|---:|");
+    for ((label, _), values) in groups
+        .iter()
+        .zip(results.into_inner().expect("not poisoned"))
+    {
+        let mean = regret::mean(&values);
+        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+            / (values.len() - 1) as f64)
+            .sqrt();
+        let (low, high) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
+        println!("| {label} | {mean:.2} | {sd:.2} | {low:.1} to {high:.1} |");
+    }
+}
+
 /// Stops the program with `message`.
 fn fail(message: &str) -> ! {
     eprintln!("job-bench: {message}");
@@ -122,7 +203,7 @@ fn fail(message: &str) -> ! {
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    knob_benches::regret::quantile(&v, 0.5)
+    regret::quantile(&v, 0.5)
 }
 
 fn summary(files: &[String], at: &[usize]) {
@@ -157,39 +238,53 @@ fn summary(files: &[String], at: &[usize]) {
         .map(|s| format!("{s} ({})", runs.iter().filter(|r| &r.sampler == s).count()))
         .collect();
     println!(
-        "Median best validation accuracy (%), runs per sampler in brackets:\n\n| after | {} |\n|---|{}",
+        "Best validation accuracy (%), median / mean over the runs, runs per sampler in brackets:\n\n| after | {} |\n|---|{}",
         seeds.join(" | "),
         "---:|".repeat(samplers.len())
     );
     for &k in at {
         let cells: Vec<String> = samplers
             .iter()
-            .map(|s| format!("{:.2}", median(best(s, k))))
+            .map(|s| {
+                let values = best(s, k);
+                format!(
+                    "{:.2} / {:.2}",
+                    median(values.clone()),
+                    regret::mean(&values)
+                )
+            })
             .collect();
         println!("| {k} trials | {} |", cells.join(" | "));
     }
     let Some((first, others)) = samplers.split_first().filter(|(_, o)| !o.is_empty()) else {
         return;
     };
-    println!(
-        "\n{first} minus each other sampler, median best accuracy in points, with a 95% bootstrap interval:\n\n| after | {} |\n|---|{}",
-        others.iter().map(|s| format!("{first} − {s}")).collect::<Vec<_>>().join(" | "),
-        "---:|".repeat(others.len())
-    );
     let mut rng = knob_core::trial_rng(0, 0);
-    for &k in at {
-        let mine = best(first, k);
-        let cells: Vec<String> = others
-            .iter()
-            .map(|s| {
-                let (lead, low, high) =
-                    knob_benches::regret::median_difference(&mine, &best(s, k), &mut rng);
-                format!("{lead:+.2} [{low:+.2}, {high:+.2}]")
-            })
-            .collect();
-        println!("| {k} trials | {} |", cells.join(" | "));
+    for (statistic, difference) in [
+        ("median", regret::median_difference as Difference),
+        ("mean", regret::mean_difference),
+    ] {
+        println!(
+            "\n{first} minus each other sampler, {statistic} best accuracy in points, with a 95% bootstrap interval:\n\n| after | {} |\n|---|{}",
+            others.iter().map(|s| format!("{first} − {s}")).collect::<Vec<_>>().join(" | "),
+            "---:|".repeat(others.len())
+        );
+        for &k in at {
+            let mine = best(first, k);
+            let cells: Vec<String> = others
+                .iter()
+                .map(|s| {
+                    let (lead, low, high) = difference(&mine, &best(s, k), &mut rng);
+                    format!("{lead:+.2} [{low:+.2}, {high:+.2}]")
+                })
+                .collect();
+            println!("| {k} trials | {} |", cells.join(" | "));
+        }
     }
 }
+
+/// A statistic's difference between two sets of runs, with its bootstrap interval.
+type Difference = fn(&[f64], &[f64], &mut knob_core::KnobRng) -> (f64, f64, f64);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -197,10 +292,11 @@ fn main() {
         return eval();
     }
     let summarize = args.first().map(String::as_str) == Some("--summary");
+    let rough = args.first().map(String::as_str) == Some("--roughness");
     let (mut files, mut at) = (Vec::new(), vec![5, 10, 20]);
     let mut samplers: Vec<String> = ["gp", "tpe", "random"].map(String::from).to_vec();
     let (mut seeds, mut first, mut trials, mut jobs) = (30u64, 0u64, 20usize, 2usize);
-    let mut it = args.iter().skip(usize::from(summarize));
+    let mut it = args.iter().skip(usize::from(summarize || rough));
     while let Some(flag) = it.next() {
         if summarize && !flag.starts_with("--") {
             files.push(flag.clone());
@@ -222,6 +318,9 @@ fn main() {
             "--jobs" => jobs = (number(value) as usize).max(1),
             other => fail(&format!("unknown flag {other}")),
         }
+    }
+    if rough {
+        return roughness(jobs);
     }
     if summarize {
         if files.is_empty() {
