@@ -201,11 +201,6 @@ fn fail(message: &str) -> ! {
     std::process::exit(2)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    regret::quantile(&v, 0.5)
-}
-
 fn summary(files: &[String], at: &[usize]) {
     let mut runs: Vec<JobRun> = Vec::new();
     for file in files {
@@ -249,7 +244,7 @@ fn summary(files: &[String], at: &[usize]) {
                 let values = best(s, k);
                 format!(
                     "{:.2} / {:.2}",
-                    median(values.clone()),
+                    regret::quantile(&values, 0.5),
                     regret::mean(&values)
                 )
             })
