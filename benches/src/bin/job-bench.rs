@@ -186,11 +186,10 @@ fn roughness(jobs: usize) {
         let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
             / (values.len() - 1) as f64)
             .sqrt();
-        let (low, high) = values
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
-                (l.min(v), h.max(v))
-            });
+        let (low, high) = (
+            regret::quantile(&values, 0.0),
+            regret::quantile(&values, 1.0),
+        );
         println!("| {label} | {mean:.2} | {sd:.2} | {low:.1} to {high:.1} |");
     }
 }
