@@ -83,3 +83,61 @@ fn a_bad_line_is_named_with_its_file_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("runs.jsonl line 2"), "{err}");
 }
+
+/// Runs `job-bench --eval` on `lines`; its stdout lines, or its exit code and stderr.
+fn eval(lines: &[&str]) -> Result<Vec<String>, (Option<i32>, String)> {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("--eval")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    if !out.status.success() {
+        return Err((
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
+    }
+    Ok(String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect())
+}
+
+#[test]
+fn the_bridge_gives_equal_params_equal_accuracy_in_any_process() {
+    // A small network, so three trainings take seconds in a debug build. Other
+    // tuners' proposals go through this bridge: the comparison is fair only if the
+    // accuracy is a function of the params alone.
+    let small = r#"{"lr":0.003,"optimizer":"adam","beta1":0.9,"layers":1,"units_0":32,"dropout":0.1,"batch_size":128}"#;
+    let other = small.replace("0.003", "0.01");
+    let first = eval(&[small, &other, small]).unwrap();
+    assert_eq!(first.len(), 3, "{first:?}");
+    assert_eq!(
+        first[0], first[2],
+        "the same params after others in one process"
+    );
+    assert!(first[0].starts_with(r#"{"accuracy":0."#), "{first:?}");
+    assert_ne!(
+        first[0], first[1],
+        "another learning rate trains another network"
+    );
+    let fresh = eval(&[small]).unwrap();
+    assert_eq!(fresh[0], first[0], "the same params in a new process");
+    // A line that is not params stops the bridge with the line quoted.
+    let (code, err) = eval(&["[1, 2]"]).unwrap_err();
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("params must be a JSON object") && err.contains("[1, 2]"),
+        "{err}"
+    );
+}
