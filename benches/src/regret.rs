@@ -243,6 +243,26 @@ pub fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
 
+/// The mean of the differences `mine[i] - theirs[i]` between paired runs (the same
+/// seed), with its 95% percentile bootstrap interval. Where both runs share their start
+/// (a sampler against a variant of itself, which draw the same initial design), pairing
+/// takes the seed's own luck out of the comparison and resolves differences that
+/// [`mean_difference`] cannot.
+///
+/// # Panics
+///
+/// If `mine` and `theirs` differ in length.
+pub fn paired_difference(
+    mine: &[f64],
+    theirs: &[f64],
+    rng: &mut knob_core::KnobRng,
+) -> (f64, f64, f64) {
+    assert_eq!(mine.len(), theirs.len(), "paired runs come in pairs");
+    let differences: Vec<f64> = mine.iter().zip(theirs).map(|(a, b)| a - b).collect();
+    let (low, high) = percentile_interval(|| mean(&resample(&differences, rng)));
+    (mean(&differences), low, high)
+}
+
 /// `statistic(mine) - statistic(theirs)` and the 2.5% and 97.5% quantiles of that
 /// difference over bootstrap resamples of each.
 fn bootstrap_difference(
@@ -251,19 +271,30 @@ fn bootstrap_difference(
     statistic: impl Fn(&mut [f64]) -> f64,
     rng: &mut knob_core::KnobRng,
 ) -> (f64, f64, f64) {
-    let mut draw = |v: &[f64]| -> f64 {
-        let mut sample: Vec<f64> = (0..v.len()).map(|_| v[rng.gen_range(0..v.len())]).collect();
-        statistic(&mut sample)
-    };
-    let mut diffs: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
-        .map(|_| draw(mine) - draw(theirs))
-        .collect();
-    diffs.sort_by(f64::total_cmp);
+    let (low, high) = percentile_interval(|| {
+        statistic(&mut resample(mine, rng)) - statistic(&mut resample(theirs, rng))
+    });
     (
         statistic(&mut mine.to_vec()) - statistic(&mut theirs.to_vec()),
-        quantile(&diffs, 0.025),
-        quantile(&diffs, 0.975),
+        low,
+        high,
     )
+}
+
+/// `values.len()` values drawn from `values` with replacement.
+fn resample(values: &[f64], rng: &mut knob_core::KnobRng) -> Vec<f64> {
+    (0..values.len())
+        .map(|_| values[rng.gen_range(0..values.len())])
+        .collect()
+}
+
+/// The 2.5% and 97.5% quantiles of a statistic over [`BOOTSTRAP_RESAMPLES`] resamples.
+fn percentile_interval(mut statistic_of_resample: impl FnMut() -> f64) -> (f64, f64) {
+    let mut values: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| statistic_of_resample())
+        .collect();
+    values.sort_by(f64::total_cmp);
+    (quantile(&values, 0.025), quantile(&values, 0.975))
 }
 
 /// The chance that a value drawn from `a` is below one drawn from `b`, ties counting
@@ -321,23 +352,13 @@ pub fn comparison_table(runs: &[Run]) -> Option<String> {
                     // The other sampler's median run found the minimum: no ratio.
                     return format!("n/a, {chance:.0}%");
                 }
-                let mut ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
-                    .map(|_| {
-                        let mut draw = |v: &[f64]| -> f64 {
-                            let mut sample: Vec<f64> =
-                                (0..v.len()).map(|_| v[rng.gen_range(0..v.len())]).collect();
-                            median_in_place(&mut sample)
-                        };
-                        draw(&mine) / draw(&theirs)
-                    })
-                    .collect();
-                ratios.sort_by(f64::total_cmp);
+                let (low, high) = percentile_interval(|| {
+                    median_in_place(&mut resample(&mine, &mut rng))
+                        / median_in_place(&mut resample(&theirs, &mut rng))
+                });
                 format!(
-                    "{:.3} [{:.3}, {:.3}], {:.0}%",
+                    "{:.3} [{low:.3}, {high:.3}], {chance:.0}%",
                     quantile(&mine, 0.5) / quantile(&theirs, 0.5),
-                    quantile(&ratios, 0.025),
-                    quantile(&ratios, 0.975),
-                    chance
                 )
             })
             .collect();
@@ -468,6 +489,23 @@ mod tests {
             );
         }
         assert!((mean(&[1.0, 2.0, 6.0]) - 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn pairing_resolves_a_small_shift_that_the_seeds_spread_hides() {
+        let mut rng = knob_core::trial_rng(0, 0);
+        // Seeds spread over 2.2 points; every pair differs by 0.1 give or take 0.02.
+        let base: Vec<f64> = (0..60).map(|i| f64::from((i * 37) % 23) / 10.0).collect();
+        let shifted: Vec<f64> = (0..60)
+            .map(|i| base[i] + 0.1 + if i % 2 == 0 { 0.02 } else { -0.02 })
+            .collect();
+        let (lead, low, high) = paired_difference(&shifted, &base, &mut rng);
+        assert!((lead - 0.1).abs() < 1e-9, "{lead}");
+        assert!(low > 0.09 && high < 0.11, "[{low}, {high}]");
+        let (_, low, high) = mean_difference(&shifted, &base, &mut rng);
+        assert!(low < 0.0 && high > 0.2, "unpaired: [{low}, {high}]");
+        let (lead, low, high) = paired_difference(&base, &base, &mut rng);
+        assert_eq!((lead, low, high), (0.0, 0.0, 0.0));
     }
 
     #[test]

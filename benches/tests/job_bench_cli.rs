@@ -67,6 +67,50 @@ fn the_summary_reads_two_files_and_prints_the_lead_in_median_and_mean() {
         assert!(low > 0.5 && low < 1.0, "{lead}");
     }
     assert_eq!(row("| 1 trials", 2), "| 1 trials | +0.00 [+0.00, +0.00] |");
+    // Paired by seed: exactly one point on every seed, a tie everywhere after one trial.
+    assert_eq!(
+        row("| 1 trials", 3),
+        "| 1 trials | +0.00 [+0.00, +0.00], 0 / 40 / 0 |"
+    );
+    assert_eq!(
+        row("| 3 trials", 3),
+        "| 3 trials | +1.00 [+1.00, +1.00], 40 / 0 / 0 |"
+    );
+}
+
+#[test]
+fn the_paired_lead_counts_only_the_seeds_both_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("runs.jsonl");
+    // "a" ran seeds 0 to 3, "b" seeds 2 to 5; on the shared seeds 2 and 3 "a" wins one
+    // by 0.2 points and loses one by 0.1.
+    let lines = [
+        line("a", 0, &[0.5]),
+        line("a", 1, &[0.5]),
+        line("a", 2, &[0.902]),
+        line("a", 3, &[0.899]),
+        line("b", 2, &[0.9]),
+        line("b", 3, &[0.9]),
+        line("b", 4, &[0.1]),
+        line("b", 5, &[0.1]),
+        line("c", 9, &[0.1]),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = Command::new(BIN)
+        .args(["--summary", "--at", "1"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let paired = text
+        .lines()
+        .filter(|l| l.starts_with("| 1 trials"))
+        .nth(3)
+        .unwrap_or_else(|| panic!("no paired row in\n{text}"));
+    assert!(
+        paired.starts_with("| 1 trials | +0.05 [-0.10, +0.20], 1 / 0 / 1 | no seed in common |"),
+        "{paired}"
+    );
 }
 
 #[test]

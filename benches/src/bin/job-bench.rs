@@ -15,11 +15,14 @@
 //! tuners: `optuna_job_peer.py` drives Optuna's samplers through it. `--summary` prints
 //! the median and mean best validation accuracy after each budget in `--at`, per
 //! sampler, and the first sampler's lead over each other one in both, in points, with
-//! 95% bootstrap intervals. `--roughness` trains neighbours of two good configurations
+//! 95% bootstrap intervals; then the lead paired by seed, with the seeds won, tied and
+//! lost (the sharp test of a variant of a sampler, which shares its initial design
+//! seed for seed). `--roughness` trains neighbours of two good configurations
 //! (a width one unit apart, a dropout 0.001 apart, a learning rate 0.1% apart) and
 //! prints the spread of their accuracies: what part of a difference between two trials
 //! no model of the params can explain.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -274,6 +277,43 @@ fn summary(files: &[String], at: &[usize]) {
                 .collect();
             println!("| {k} trials | {} |", cells.join(" | "));
         }
+    }
+    println!(
+        "\n{first} minus each other sampler, paired by seed (the seeds both ran): mean difference of the best accuracy in points, with a 95% bootstrap interval, and the seeds {first} beat / tied / lost:\n\n| after | {} |\n|---|{}",
+        others.iter().map(|s| format!("{first} − {s}")).collect::<Vec<_>>().join(" | "),
+        "---:|".repeat(others.len())
+    );
+    let by_seed = |s: &str, k: usize| -> BTreeMap<u64, f64> {
+        runs.iter()
+            .filter(|r| r.sampler == s)
+            .map(|r| (r.seed, 100.0 * r.best_after(k)))
+            .collect()
+    };
+    for &k in at {
+        let mine = by_seed(first, k);
+        let cells: Vec<String> = others
+            .iter()
+            .map(|s| {
+                let (a, b): (Vec<f64>, Vec<f64>) = by_seed(s, k)
+                    .iter()
+                    .filter_map(|(seed, theirs)| Some((*mine.get(seed)?, *theirs)))
+                    .unzip();
+                if a.is_empty() {
+                    return "no seed in common".to_owned();
+                }
+                let (lead, low, high) = regret::paired_difference(&a, &b, &mut rng);
+                // Accuracies sit on a grid of 0.1 point: closer than that is a tie.
+                let count =
+                    |f: fn(f64) -> bool| a.iter().zip(&b).filter(|(x, y)| f(*x - *y)).count();
+                format!(
+                    "{lead:+.2} [{low:+.2}, {high:+.2}], {} / {} / {}",
+                    count(|d| d > 0.05),
+                    count(|d| d.abs() <= 0.05),
+                    count(|d| d < -0.05)
+                )
+            })
+            .collect();
+        println!("| {k} trials | {} |", cells.join(" | "));
     }
 }
 
