@@ -182,6 +182,34 @@ fn one_objective_with_constraints_ranks_infeasible_trials_last() {
         [1, 3],
         "infeasible trials are not on the leaderboard"
     );
+    assert_eq!(board.infeasible, 2);
+    let text = board.to_string();
+    assert!(
+        text.ends_with("2 complete trials break a constraint and are not ranked\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_leaderboard_of_infeasible_trials_only_says_so() {
+    let study = Study::builder(space())
+        .sampler(UniformSampler)
+        .build()
+        .unwrap();
+    assert_eq!(
+        study.leaderboard(5).unwrap().to_string(),
+        "(no complete trials)\n"
+    );
+    for constraint in [1.0, 0.5] {
+        let t = study.ask().unwrap().unwrap();
+        study
+            .tell(t.number, Outcome::constrained([0.1], [constraint]))
+            .unwrap();
+    }
+    assert_eq!(
+        study.leaderboard(5).unwrap().to_string(),
+        "(no feasible complete trials)\n2 complete trials break a constraint and are not ranked\n"
+    );
 }
 
 /// A sampler that never said it handles several objectives.

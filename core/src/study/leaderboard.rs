@@ -16,6 +16,8 @@ pub struct Leaderboard {
     pub objectives: usize,
     /// Failed trials that will not run again, in number order.
     pub failed: Vec<Trial>,
+    /// Complete trials left off because they break a constraint.
+    pub infeasible: usize,
 }
 
 impl Leaderboard {
@@ -44,11 +46,21 @@ impl Leaderboard {
             rows,
             objectives: history.objectives(),
             failed: Vec::new(),
+            infeasible: history.observations().filter(|o| o.violation > 0.0).count(),
         }
     }
 
-    fn write_failed(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The lines under the table: trials left off for a constraint, then those failed
+    /// for good.
+    fn write_left_off(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 5;
+        if self.infeasible > 0 {
+            writeln!(
+                f,
+                "{} complete trials break a constraint and are not ranked",
+                self.infeasible
+            )?;
+        }
         if self.failed.is_empty() {
             return Ok(());
         }
@@ -67,8 +79,11 @@ impl Leaderboard {
 impl fmt::Display for Leaderboard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.rows.is_empty() {
-            writeln!(f, "(no complete trials)")?;
-            return self.write_failed(f);
+            match self.infeasible {
+                0 => writeln!(f, "(no complete trials)")?,
+                _ => writeln!(f, "(no feasible complete trials)")?,
+            }
+            return self.write_left_off(f);
         }
         // Every parameter any row holds (a conditional space's trials hold different
         // ones), each after the one it follows in the rows; `-` where a row lacks it.
@@ -126,6 +141,6 @@ impl fmt::Display for Leaderboard {
                 .collect();
             writeln!(f, "{}", cells.join("  "))?;
         }
-        self.write_failed(f)
+        self.write_left_off(f)
     }
 }
