@@ -18,7 +18,7 @@
 //! cargo run --release --example tune_digits -- --help
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -218,6 +218,32 @@ fn idx_file(dir: &std::path::Path, stem: &str) -> PathBuf {
     }
 }
 
+/// A directory of this run's own under `parent`, named by the time it started. Two
+/// runs started in the same second (a script starting a seed per core) must not share
+/// a journal, or the second would join the first's study: the name is claimed with
+/// `create_dir`, which only one process wins, and a taken one becomes `<time>-2`,
+/// `<time>-3`, ...
+fn fresh_run_dir(parent: &Path) -> Result<PathBuf, BoxError> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("run directory {}: {e}", parent.display()))?;
+    let mut n = 1;
+    loop {
+        let name = match n {
+            1 => stamp.to_string(),
+            _ => format!("{stamp}-{n}"),
+        };
+        let dir = parent.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(format!("run directory {}: {e}", dir.display()).into()),
+        }
+    }
+}
+
 fn main() -> Result<(), Report> {
     let args = Args::parse();
     if args.epochs == 0 {
@@ -256,15 +282,12 @@ fn main() -> Result<(), Report> {
     };
     let (train, valid) = data::prepare(dataset, 0.2, args.seed);
 
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
     let run_dir = match &args.storage {
         Some(spec) if !knob_core::is_database_url(spec) => PathBuf::from(spec)
             .parent()
             .map(PathBuf::from)
             .unwrap_or_default(),
-        _ => PathBuf::from(format!("runs/tune_digits/{stamp}")),
+        _ => fresh_run_dir(Path::new("runs/tune_digits"))?,
     };
     let storage = args
         .storage

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use knob_core::testing::UniformSampler;
 use knob_core::{Direction, Scale, SearchSpace, Study};
 
-/// The `tune_digits` example that `cargo test` builds beside this test.
-fn tune_digits(args: &[&str]) -> Output {
+/// The `tune_digits` example that `cargo test` builds beside this test, on the small
+/// digits set, quiet, 2 trials unless `args` say.
+fn command(args: &[&str]) -> Command {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let bin: PathBuf = profile_dir.join("examples/tune_digits");
@@ -20,12 +21,16 @@ fn tune_digits(args: &[&str]) -> Output {
     } else {
         &["--trials", "2"][..]
     };
-    Command::new(bin)
+    let mut command = Command::new(bin);
+    command
         .args(["--dataset", "digits", "--quiet"])
         .args(trials)
-        .args(args)
-        .output()
-        .unwrap()
+        .args(args);
+    command
+}
+
+fn tune_digits(args: &[&str]) -> Output {
+    command(args).output().unwrap()
 }
 
 /// The error `tune_digits` printed; asserts it failed and printed no Debug dump.
@@ -179,4 +184,51 @@ fn several_objectives_end_with_a_feasible_front_and_bad_combinations_are_refused
         e.contains("--pruner cannot be used with several --objectives"),
         "{e}"
     );
+}
+
+#[test]
+fn runs_started_in_the_same_second_get_a_directory_each() {
+    let cwd = tempfile::tempdir().unwrap();
+    let parent = cwd.path().join("runs/tune_digits");
+    // Every name of the next minute is taken, as by other runs started in that second.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for stamp in now..now + 60 {
+        std::fs::create_dir_all(parent.join(stamp.to_string())).unwrap();
+    }
+    let runs: Vec<_> = ["0", "1"]
+        .map(|seed| {
+            command(&["--trials", "1", "--epochs", "1", "--seed", seed, "--json"])
+                .current_dir(cwd.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .into_iter()
+        .map(|run| run.wait_with_output().unwrap())
+        .collect();
+    for out in &runs {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut journals: Vec<String> = std::fs::read_dir(&parent)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|dir| dir.join("study.jsonl").exists())
+        .map(|dir| dir.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    journals.sort();
+    assert_eq!(journals.len(), 2, "one journal per run: {journals:?}");
+    for name in &journals {
+        let (stamp, n) = name.split_once('-').unwrap_or_else(|| panic!("{name}"));
+        let stamp: u64 = stamp.parse().unwrap();
+        assert!((now..now + 60).contains(&stamp), "{name}");
+        assert!(["2", "3"].contains(&n), "{name}");
+    }
 }
