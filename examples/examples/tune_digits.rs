@@ -30,7 +30,7 @@ use knob_core::{
     TrialState, Workers,
 };
 use knob_samplers::{AshaPruner, GpSampler, MedianPruner};
-use knob_trainers::{data, Cost, MlpDevice, MlpTrainer};
+use knob_trainers::{data, Config, Cost, MlpDevice, MlpTrainer};
 
 #[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
 enum DatasetName {
@@ -218,6 +218,13 @@ fn idx_file(dir: &std::path::Path, stem: &str) -> PathBuf {
     }
 }
 
+/// Trainable parameters of the smallest network in `space` on `data`: every parameter
+/// at the low end of its range, which is one hidden layer of the fewest units.
+fn smallest_network(space: &SearchSpace, data: &data::Dataset) -> Result<usize, BoxError> {
+    let lowest = space.from_unit(&vec![0.0; space.len()])?;
+    Ok(Config::from_params(&lowest)?.parameter_count(data.dim, data.classes))
+}
+
 /// A directory of this run's own under `parent`, named by the time it started. Two
 /// runs started in the same second (a script starting a seed per core) must not share
 /// a journal, or the second would join the first's study: the name is claimed with
@@ -281,6 +288,18 @@ fn main() -> Result<(), Report> {
         (None, DatasetName::Digits) => data::digits(),
     };
     let (train, valid) = data::prepare(dataset, 0.2, args.seed);
+    let space = space(args.space);
+    if let Some(most) = args.max_params {
+        // Every trial would break the constraint: say so now, not after the study.
+        let least = smallest_network(&space, &train)?;
+        if least > most {
+            return Err(format!(
+                "--max-params {most}: the smallest network in the space has {least} \
+                 parameters (one hidden layer of the fewest units), so no trial could meet it"
+            )
+            .into());
+        }
+    }
 
     let run_dir = match &args.storage {
         Some(spec) if !knob_core::is_database_url(spec) => PathBuf::from(spec)
@@ -301,7 +320,6 @@ fn main() -> Result<(), Report> {
     // Each trial's best epoch, so the best trial's model can be loaded afterwards.
     let models = run_dir.join("models").join("trial-{trial}.knobmlp");
     let models = models.display().to_string();
-    let space = space(args.space);
     let mut builder = Study::builder(space.clone())
         .directions(objectives.iter().map(|o| o.direction()))
         .sampler(knob_samplers::by_name_for(

@@ -187,6 +187,37 @@ fn several_objectives_end_with_a_feasible_front_and_bad_combinations_are_refused
 }
 
 #[test]
+fn a_parameter_limit_below_the_smallest_network_is_refused_up_front() {
+    // On the 8x8 digits: 64 inputs, one layer of 32 units, 10 classes.
+    let smallest = 64 * 32 + 32 + 32 * 10 + 10;
+    let e = error_of(&tune_digits(&["--max-params", &(smallest - 1).to_string()]));
+    assert!(
+        e.contains(&format!("--max-params {}", smallest - 1))
+            && e.contains(&format!(
+                "smallest network in the space has {smallest} parameters"
+            )),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("study.jsonl");
+    let out = tune_digits(&[
+        "--max-params",
+        &smallest.to_string(),
+        "--trials",
+        "1",
+        "--epochs",
+        "1",
+        "--storage",
+        storage.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn runs_started_in_the_same_second_get_a_directory_each() {
     let cwd = tempfile::tempdir().unwrap();
     let parent = cwd.path().join("runs/tune_digits");
