@@ -54,12 +54,13 @@ impl Leaderboard {
     /// for good.
     fn write_left_off(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 5;
-        if self.infeasible > 0 {
-            writeln!(
+        match self.infeasible {
+            0 => {}
+            1 => writeln!(f, "1 complete trial breaks a constraint and is not ranked")?,
+            n => writeln!(
                 f,
-                "{} complete trials break a constraint and are not ranked",
-                self.infeasible
-            )?;
+                "{n} complete trials break a constraint and are not ranked"
+            )?,
         }
         if self.failed.is_empty() {
             return Ok(());
