@@ -256,15 +256,23 @@ fn summary(files: &[String], at: &[usize]) {
     let Some((first, others)) = samplers.split_first().filter(|(_, o)| !o.is_empty()) else {
         return;
     };
+    // The head of each table of the first sampler's lead over the others.
+    let lead_header = format!(
+        "| after | {} |\n|---|{}",
+        others
+            .iter()
+            .map(|s| format!("{first} − {s}"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        "---:|".repeat(others.len())
+    );
     let mut rng = knob_core::trial_rng(0, 0);
     for (statistic, difference) in [
         ("median", regret::median_difference as Difference),
         ("mean", regret::mean_difference),
     ] {
         println!(
-            "\n{first} minus each other sampler, {statistic} best accuracy in points, with a 95% bootstrap interval:\n\n| after | {} |\n|---|{}",
-            others.iter().map(|s| format!("{first} − {s}")).collect::<Vec<_>>().join(" | "),
-            "---:|".repeat(others.len())
+            "\n{first} minus each other sampler, {statistic} best accuracy in points, with a 95% bootstrap interval:\n\n{lead_header}"
         );
         for &k in at {
             let mine = best(first, k);
@@ -279,9 +287,7 @@ fn summary(files: &[String], at: &[usize]) {
         }
     }
     println!(
-        "\n{first} minus each other sampler, paired by seed (the seeds both ran): mean difference of the best accuracy in points, with a 95% bootstrap interval, and the seeds {first} beat / tied / lost:\n\n| after | {} |\n|---|{}",
-        others.iter().map(|s| format!("{first} − {s}")).collect::<Vec<_>>().join(" | "),
-        "---:|".repeat(others.len())
+        "\n{first} minus each other sampler, paired by seed (the seeds both ran): mean difference of the best accuracy in points, with a 95% bootstrap interval, and the seeds {first} beat / tied / lost:\n\n{lead_header}"
     );
     let by_seed = |s: &str, k: usize| -> BTreeMap<u64, f64> {
         runs.iter()
